@@ -13,89 +13,55 @@
 
 
 from __future__ import annotations
+
 import pprint
-import re  # noqa: F401
-import json
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
-from typing import Optional, Set
 from typing_extensions import Self
-from pydantic_core import to_jsonable_python
+
 
 class ConversationResponseMessage(BaseModel):
+    """The `ConversationResponseMessage` schema of the API.
+
+    Fields use their wire names. `to_dict()` and `to_json()` give plain JSON
+    with exactly the fields that were set, so a model read from an answer
+    serializes back to the same document.
     """
-    ConversationResponseMessage
-    """ # noqa: E501
+
     id: StrictInt
     title: StrictStr
     description: StrictStr
     creator_id: StrictInt
     moderation: Optional[StrictBool] = None
-    __properties: ClassVar[List[str]] = ["id", "title", "description", "creator_id", "moderation"]
 
     model_config = ConfigDict(
-        validate_by_name=True,
-        validate_by_alias=True,
+        populate_by_name=True,
         validate_assignment=True,
         protected_namespaces=(),
     )
 
-
     def to_str(self) -> str:
-        """Returns the string representation of the model using alias"""
-        return pprint.pformat(self.model_dump(by_alias=True))
+        """Return the fields that were set, pretty-printed."""
+        return pprint.pformat(self.to_dict())
 
     def to_json(self) -> str:
-        """Returns the JSON representation of the model using alias"""
-        return json.dumps(to_jsonable_python(self.to_dict()))
-
-    @classmethod
-    def from_json(cls, json_str: str) -> Optional[Self]:
-        """Create an instance of ConversationResponseMessage from a JSON string"""
-        return cls.from_dict(json.loads(json_str))
+        """Return the JSON document of the fields that were set."""
+        return self.model_dump_json(by_alias=True, exclude_unset=True)
 
     def to_dict(self) -> Dict[str, Any]:
-        """Return the dictionary representation of the model using alias.
+        """Return the fields that were set as plain JSON types, keyed by wire name."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
-        This has the following differences from calling pydantic's
-        `self.model_dump(by_alias=True)`:
-
-        * `None` is only added to the output dict for nullable fields that
-          were set at model initialization. Other fields with value `None`
-          are ignored.
-        """
-        excluded_fields: Set[str] = set([
-        ])
-
-        _dict = self.model_dump(
-            by_alias=True,
-            exclude=excluded_fields,
-            exclude_none=True,
-        )
-        # set to None if moderation (nullable) is None
-        # and model_fields_set contains the field
-        if self.moderation is None and "moderation" in self.model_fields_set:
-            _dict['moderation'] = None
-
-        return _dict
+    @classmethod
+    def from_json(cls, json_str: str) -> Self:
+        """Parse and validate a JSON document; raise pydantic's ValidationError if it does not fit."""
+        return cls.model_validate_json(json_str)
 
     @classmethod
     def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
-        """Create an instance of ConversationResponseMessage from a dict"""
+        """Validate a decoded JSON object; `None` gives `None`."""
         if obj is None:
             return None
-
-        if not isinstance(obj, dict):
-            return cls.model_validate(obj)
-
-        _obj = cls.model_validate({
-            "id": obj.get("id"),
-            "title": obj.get("title"),
-            "description": obj.get("description"),
-            "creator_id": obj.get("creator_id"),
-            "moderation": obj.get("moderation")
-        })
-        return _obj
-
+        return cls.model_validate(obj)
 

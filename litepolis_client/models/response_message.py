@@ -13,96 +13,55 @@
 
 
 from __future__ import annotations
+
 import pprint
-import re  # noqa: F401
-import json
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from litepolis_client.models.detail2 import Detail2
-from typing import Optional, Set
 from typing_extensions import Self
-from pydantic_core import to_jsonable_python
+
 
 class ResponseMessage(BaseModel):
+    """The `ResponseMessage` schema of the API.
+
+    Fields use their wire names. `to_dict()` and `to_json()` give plain JSON
+    with exactly the fields that were set, so a model read from an answer
+    serializes back to the same document.
     """
-    ResponseMessage
-    """ # noqa: E501
+
     detail: Detail2
     error: Optional[StrictStr] = None
     message: Optional[StrictStr] = None
     status_code: Optional[StrictInt] = 200
-    __properties: ClassVar[List[str]] = ["detail", "error", "message", "status_code"]
 
     model_config = ConfigDict(
-        validate_by_name=True,
-        validate_by_alias=True,
+        populate_by_name=True,
         validate_assignment=True,
         protected_namespaces=(),
     )
 
-
     def to_str(self) -> str:
-        """Returns the string representation of the model using alias"""
-        return pprint.pformat(self.model_dump(by_alias=True))
+        """Return the fields that were set, pretty-printed."""
+        return pprint.pformat(self.to_dict())
 
     def to_json(self) -> str:
-        """Returns the JSON representation of the model using alias"""
-        return json.dumps(to_jsonable_python(self.to_dict()))
-
-    @classmethod
-    def from_json(cls, json_str: str) -> Optional[Self]:
-        """Create an instance of ResponseMessage from a JSON string"""
-        return cls.from_dict(json.loads(json_str))
+        """Return the JSON document of the fields that were set."""
+        return self.model_dump_json(by_alias=True, exclude_unset=True)
 
     def to_dict(self) -> Dict[str, Any]:
-        """Return the dictionary representation of the model using alias.
+        """Return the fields that were set as plain JSON types, keyed by wire name."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
-        This has the following differences from calling pydantic's
-        `self.model_dump(by_alias=True)`:
-
-        * `None` is only added to the output dict for nullable fields that
-          were set at model initialization. Other fields with value `None`
-          are ignored.
-        """
-        excluded_fields: Set[str] = set([
-        ])
-
-        _dict = self.model_dump(
-            by_alias=True,
-            exclude=excluded_fields,
-            exclude_none=True,
-        )
-        # override the default output from pydantic by calling `to_dict()` of detail
-        if self.detail:
-            _dict['detail'] = self.detail.to_dict()
-        # set to None if error (nullable) is None
-        # and model_fields_set contains the field
-        if self.error is None and "error" in self.model_fields_set:
-            _dict['error'] = None
-
-        # set to None if message (nullable) is None
-        # and model_fields_set contains the field
-        if self.message is None and "message" in self.model_fields_set:
-            _dict['message'] = None
-
-        return _dict
+    @classmethod
+    def from_json(cls, json_str: str) -> Self:
+        """Parse and validate a JSON document; raise pydantic's ValidationError if it does not fit."""
+        return cls.model_validate_json(json_str)
 
     @classmethod
     def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
-        """Create an instance of ResponseMessage from a dict"""
+        """Validate a decoded JSON object; `None` gives `None`."""
         if obj is None:
             return None
-
-        if not isinstance(obj, dict):
-            return cls.model_validate(obj)
-
-        _obj = cls.model_validate({
-            "detail": Detail2.from_dict(obj["detail"]) if obj.get("detail") is not None else None,
-            "error": obj.get("error"),
-            "message": obj.get("message"),
-            "status_code": obj.get("status_code") if obj.get("status_code") is not None else 200
-        })
-        return _obj
-
+        return cls.model_validate(obj)
 
