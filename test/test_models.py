@@ -1,0 +1,181 @@
+"""Round trips through every generated model, one case per `anyOf` variant."""
+
+import json
+
+import pytest
+
+from litepolis_client import (
+    CommentModel,
+    CommentResponse,
+    CommentResponseMessage,
+    ConversationModel,
+    ConversationResponse,
+    ConversationResponseMessage,
+    HTTPValidationError,
+    ResponseMessage,
+    UserProfile,
+    UserResponseMessage,
+    ValidationError,
+)
+
+KEY = "0b9f7c3e-5d1a-4e8b-9c2f-6a7d8e9f0a1b"
+USER = {"id": 7, "email": "ada@example.org", "role": "user"}
+CONVERSATION = {
+    "id": 3,
+    "title": "Bike lanes",
+    "description": "Where should the city add bike lanes?",
+    "creator_id": 7,
+    "moderation": None,
+}
+COMMENT = {
+    "id": 11,
+    "create_date": "2024-08-25T10:00:00",
+    "comment": "Along the river.",
+    "user_id": 7,
+    "conversation_id": 3,
+    "moderated": False,
+    "approved": False,
+}
+VALIDATION_ERROR = {
+    "loc": ["body", "email"],
+    "msg": "value is not a valid email address",
+    "type": "value_error",
+}
+
+# (model, JSON payload): each payload is what a LitePolis server sends, so a
+# round trip must give it back unchanged.
+CASES = [
+    pytest.param(UserResponseMessage, USER, id="user"),
+    pytest.param(ConversationResponseMessage, CONVERSATION, id="conversation"),
+    pytest.param(CommentResponseMessage, COMMENT, id="comment"),
+    pytest.param(
+        ResponseMessage,
+        {"detail": KEY, "error": None, "message": "New API Key", "status_code": 200},
+        id="response-detail-str",
+    ),
+    pytest.param(
+        ResponseMessage,
+        {"detail": USER, "error": None, "message": "User information", "status_code": 200},
+        id="response-detail-user",
+    ),
+    pytest.param(
+        ResponseMessage,
+        {"detail": CONVERSATION, "error": None, "message": None, "status_code": 200},
+        id="response-detail-conversation",
+    ),
+    pytest.param(
+        ResponseMessage,
+        {"detail": COMMENT, "error": None, "message": None, "status_code": 200},
+        id="response-detail-comment",
+    ),
+    pytest.param(
+        ConversationResponse,
+        {"detail": [CONVERSATION], "error": None, "message": None, "status_code": 200},
+        id="conversations-detail-list",
+    ),
+    pytest.param(
+        ConversationResponse,
+        {"detail": "No conversations", "error": "No conversations", "message": None, "status_code": 400},
+        id="conversations-detail-str",
+    ),
+    pytest.param(
+        CommentResponse,
+        {"detail": [COMMENT], "error": None, "message": "m", "status_code": 200},
+        id="comments-detail-list",
+    ),
+    pytest.param(
+        CommentResponse,
+        {"detail": [], "error": None, "message": "m", "status_code": 200},
+        id="comments-detail-empty-list",
+    ),
+    pytest.param(
+        CommentResponse,
+        {"detail": "Moderation is off", "error": "Moderation is off", "message": None, "status_code": 400},
+        id="comments-detail-str",
+    ),
+    pytest.param(UserProfile, {"email": "ada@example.org", "password": "secret"}, id="profile"),
+    pytest.param(ConversationModel, {"id": 3, "title": "t", "description": "d"}, id="conversation-model"),
+    pytest.param(
+        CommentModel,
+        {"comment_id": 11, "comment": "c", "user_id": 7, "conversation_id": 3, "task": "approve", "vote": 1},
+        id="comment-model",
+    ),
+    pytest.param(ValidationError, VALIDATION_ERROR, id="validation-error"),
+    pytest.param(
+        ValidationError,
+        {**VALIDATION_ERROR, "loc": ["body", 0], "input": {"email": "x"}, "ctx": {"reason": "r"}},
+        id="validation-error-int-loc-input-ctx",
+    ),
+    pytest.param(HTTPValidationError, {"detail": [VALIDATION_ERROR]}, id="http-validation-error"),
+]
+
+
+@pytest.mark.parametrize(("model", "payload"), CASES)
+def test_json_round_trip(model, payload):
+    instance = model.from_json(json.dumps(payload))
+
+    assert isinstance(instance, model)
+    assert json.loads(instance.to_json()) == payload
+
+
+@pytest.mark.parametrize(("model", "payload"), CASES)
+def test_dict_round_trip(model, payload):
+    instance = model.from_dict(payload)
+
+    assert isinstance(instance, model)
+    assert instance.to_dict() == payload
+    assert model.from_dict(instance.to_dict()) == instance
+
+
+@pytest.mark.parametrize(("model", "payload"), CASES)
+def test_to_dict_is_plain_json(model, payload):
+    # json.dumps raises TypeError if to_dict() leaves a model object inside.
+    document = json.dumps(model.from_dict(payload).to_dict())
+
+    assert json.loads(document) == payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected_type"),
+    [
+        pytest.param(KEY, str, id="str"),
+        pytest.param(USER, UserResponseMessage, id="user"),
+        pytest.param(CONVERSATION, ConversationResponseMessage, id="conversation"),
+        pytest.param(COMMENT, CommentResponseMessage, id="comment"),
+    ],
+)
+def test_response_detail_is_plain_value(payload, expected_type):
+    response = ResponseMessage.from_dict({"detail": payload})
+
+    assert type(response.detail) is expected_type
+    assert response.status_code == 200
+
+
+def test_renewal_detail_equals_key():
+    response = ResponseMessage.from_json(
+        json.dumps({"detail": KEY, "error": None, "message": "New API Key", "status_code": 200})
+    )
+
+    assert response.detail == KEY
+
+
+def test_comment_list_items_are_models():
+    response = CommentResponse.from_dict({"detail": [COMMENT]})
+
+    assert isinstance(response.detail, list)
+    assert len(response.detail) == 1
+    assert isinstance(response.detail[0], CommentResponseMessage)
+    assert response.detail[0].create_date == COMMENT["create_date"]
+
+
+def test_defaults_apply_but_stay_unset():
+    response = ResponseMessage.from_dict({"detail": "OK"})
+
+    assert response.status_code == 200
+    assert response.to_dict() == {"detail": "OK"}
+
+
+def test_request_model_sends_only_set_fields():
+    body = ConversationModel(title="Bike lanes", description="Where?")
+
+    assert body.to_dict() == {"title": "Bike lanes", "description": "Where?"}
