@@ -1,0 +1,49 @@
+"""pytest plugin with a fixture that runs the LitePolis stand-in server.
+
+Installed as the ``pytest11`` entry point ``litepolis``, so pytest loads it in
+every environment where litepolis-client is installed. It imports fastapi and
+uvicorn only inside the fixture, so pytest keeps working without the
+``testing`` extra.
+"""
+
+import importlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from ._server import StandInServer
+
+# Top-level modules of the testing extra, and what they pull in.
+_TESTING_EXTRA_MODULES = frozenset(
+    {"email_validator", "fastapi", "pydantic", "starlette", "uvicorn"}
+)
+
+
+def _import_server_class() -> "type[StandInServer]":
+    """Return ``StandInServer``, or raise ImportError that names the missing extra."""
+    try:
+        module = importlib.import_module("litepolis_client.testing._server")
+    except ImportError as exc:
+        # pydantic reports a missing email-validator with an ImportError of
+        # its own, chained to the ModuleNotFoundError.
+        missing_name = exc.name or getattr(exc.__cause__, "name", None) or ""
+        missing = missing_name.partition(".")[0]
+        if missing not in _TESTING_EXTRA_MODULES:
+            raise
+
+        raise ImportError(
+            f"The litepolis_server fixture needs {missing!r}, which is not installed."
+            " Install the testing extra: pip install 'litepolis-client[testing]'"
+        ) from exc
+
+    return module.StandInServer
+
+
+@pytest.fixture
+def litepolis_server() -> "Iterator[StandInServer]":
+    """Yield a started LitePolis stand-in server with empty state, and stop it afterwards."""
+    server_class = _import_server_class()
+    with server_class() as server:
+        yield server
