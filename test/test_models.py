@@ -5,6 +5,7 @@ import json
 import pytest
 
 from litepolis_client import (
+    ApiValueError,
     CommentModel,
     CommentResponse,
     CommentResponseMessage,
@@ -179,3 +180,27 @@ def test_request_model_sends_only_set_fields():
     body = ConversationModel(title="Bike lanes", description="Where?")
 
     assert body.to_dict() == {"title": "Bike lanes", "description": "Where?"}
+
+
+def test_response_without_detail_rejected():
+    with pytest.raises(ApiValueError) as excinfo:
+        ResponseMessage.from_dict({"message": "m"})
+
+    assert "detail: Field required" in str(excinfo.value)
+
+
+def test_invalid_json_rejected_without_echo():
+    with pytest.raises(ApiValueError) as excinfo:
+        ResponseMessage.from_json('{"detail": "' + KEY)
+
+    assert "not valid JSON" in str(excinfo.value)
+    assert KEY not in str(excinfo.value)
+
+
+def test_wrong_type_rejected_without_echo():
+    with pytest.raises(ApiValueError) as excinfo:
+        ResponseMessage.from_dict({"detail": KEY, "status_code": KEY})
+
+    assert "status_code" in str(excinfo.value)
+    assert KEY not in str(excinfo.value)
+    assert KEY not in str(excinfo.value.__cause__)

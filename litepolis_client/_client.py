@@ -1,0 +1,442 @@
+"""The client core: build a request, send it, and read the answer into a model."""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import json
+import logging
+import threading
+import urllib.parse
+from types import TracebackType
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
+
+import pydantic
+
+from litepolis_client import _redact
+from litepolis_client._config import NOT_GIVEN, ConfigurationBase, Timeout, to_timeout
+from litepolis_client._exceptions import (
+    ApiException,
+    ApiTypeError,
+    ApiValueError,
+    InvalidResponseError,
+    RenewalOutcomeUnknownError,
+    ServiceException,
+    TransportError,
+)
+from litepolis_client._operation import Operation, Param
+from litepolis_client._transport import RawResponse, Transport
+from litepolis_client._validation import describe_validation_error
+
+logger = logging.getLogger(__name__)
+
+JSON_MEDIA_TYPE = "application/json"
+_FORBIDDEN_HEADER_CHARACTERS = ("\r", "\n", "\0")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class ClientResponse:
+    """The outcome of one call: status, headers, raw body and the parsed data."""
+
+    __slots__ = ("status_code", "headers", "raw_data", "data")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], raw_data: bytes, data: Any) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.raw_data = raw_data
+        self.data = data
+
+
+class ApiClientBase:
+    """Sends the operations of the generated API classes.
+
+    One client owns one connection pool and is safe to share between
+    threads. Use it as a context manager, or call ``close()``, to close its
+    connections. The ``Configuration`` it was built with is used by
+    reference: a key changed there applies to the next call.
+    """
+
+    _default: ClassVar[Optional["ApiClientBase"]] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    #: The generated subclass sets the Configuration class and user agent.
+    configuration_class: ClassVar[Type[ConfigurationBase]] = ConfigurationBase
+    default_user_agent: ClassVar[str] = "litepolis-client"
+
+    def __init__(
+        self,
+        configuration: Optional[ConfigurationBase] = None,
+        header_name: Optional[str] = None,
+        header_value: Optional[str] = None,
+        cookie: Optional[str] = None,
+    ) -> None:
+        if configuration is None:
+            configuration = self.configuration_class.get_default_copy()
+        self.configuration = configuration
+        self.default_headers: Dict[str, str] = {"User-Agent": self.default_user_agent}
+        if header_name is not None:
+            self.set_default_header(header_name, header_value)
+        self.cookie = cookie
+        self._transport = Transport(configuration)
+        self._warned_plain_http_hosts: set[str] = set()
+
+    def __enter__(self) -> "ApiClientBase":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} host={self.configuration.host!r}>"
+
+    def close(self) -> None:
+        """Close the pooled connections; the client opens new ones if used again."""
+        self._transport.close()
+
+    @property
+    def user_agent(self) -> str:
+        return self.default_headers["User-Agent"]
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:
+        self.set_default_header("User-Agent", value)
+
+    def set_default_header(self, header_name: str, header_value: Optional[str]) -> None:
+        """Send a header with every request of this client; checked here, not at send time."""
+        _check_header(header_name, header_value, secret=False)
+        self.default_headers[header_name] = header_value  # type: ignore[assignment]
+
+    @classmethod
+    def get_default(cls) -> "ApiClientBase":
+        """Return the client that API classes use when built without one."""
+        with cls._default_lock:
+            if cls._default is None:
+                cls._default = cls()
+            return cls._default
+
+    @classmethod
+    def set_default(cls, default: Optional["ApiClientBase"]) -> None:
+        """Set the client that API classes use when built without one."""
+        with cls._default_lock:
+            cls._default = default
+
+    def call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, Any],
+        *,
+        request_timeout: Any = NOT_GIVEN,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> ClientResponse:
+        """Send `operation` with `arguments` and return the parsed answer.
+
+        Raises ``ApiException`` for an error status, ``TransportError`` when
+        no complete answer arrived, ``InvalidResponseError`` for an answer
+        that cannot be read, and ``RenewalOutcomeUnknownError`` when a
+        key-replacing request may have taken effect without an answer.
+        Invalid arguments raise ``ApiValueError`` or ``ApiTypeError`` before
+        anything is sent.
+        """
+        timeout = self.configuration.timeout if request_timeout is NOT_GIVEN else to_timeout(request_timeout)
+        url = self._url(operation, arguments)
+        request_headers, sent_key = self._headers(operation, url, headers)
+        body = self._body(operation, arguments)
+        if body is not None:
+            request_headers["Content-Type"] = operation.content_type or JSON_MEDIA_TYPE
+        if self.configuration.debug:
+            _log_request(operation, request_headers, body)
+
+        try:
+            raw = self._transport.send(operation, operation.method, url, request_headers, body, timeout)
+            return self._read_response(operation, raw)
+        except (TransportError, InvalidResponseError, ServiceException) as exc:
+            if operation.replaces_caller_key and _may_have_taken_effect(exc):
+                raise RenewalOutcomeUnknownError(operation.operation_id) from exc
+            raise
+
+    # Building the request.
+
+    def _url(self, operation: Operation, arguments: Mapping[str, Any]) -> str:
+        path = operation.path
+        query: List[Tuple[str, str]] = []
+        for param in operation.params:
+            value = _checked_argument(operation, param, arguments.get(param.name))
+            if value is None or param.location == "body":
+                continue
+            if param.location == "path":
+                quoted = urllib.parse.quote(_to_wire_text(value), safe=self.configuration.safe_chars_for_path_param)
+                path = path.replace("{" + param.wire_name + "}", quoted)
+            elif param.location == "query":
+                query.append((param.wire_name, _to_wire_text(value)))
+
+        host = self.configuration.host
+        if not isinstance(host, str) or not host.startswith(("http://", "https://")):
+            raise ApiValueError(f"Configuration.host must be an http:// or https:// URL, got {host!r}")
+        url = host.rstrip("/") + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        return url
+
+    def _headers(
+        self, operation: Operation, url: str, extra: Optional[Mapping[str, str]]
+    ) -> Tuple[Dict[str, str], Optional[str]]:
+        headers = dict(self.default_headers)
+        if operation.accept:
+            headers["Accept"] = operation.accept
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        for name, value in (extra or {}).items():
+            _check_header(name, value, secret=name.lower() in _redact.SECRET_HEADERS)
+            headers[name] = value
+
+        sent_key = None
+        settings = self.configuration.auth_settings()
+        for scheme in operation.auth:
+            setting = settings.get(scheme)
+            if setting is None or setting.get("value") is None:
+                continue
+            value = setting["value"]
+            _check_api_key(scheme, value)
+            headers[setting["key"]] = value
+            sent_key = value
+        if sent_key is not None:
+            self._warn_if_plain_http(url)
+        return headers, sent_key
+
+    def _body(self, operation: Operation, arguments: Mapping[str, Any]) -> Optional[bytes]:
+        for param in operation.params:
+            if param.location != "body":
+                continue
+            value = arguments.get(param.name)
+            if value is None:
+                return None
+            if isinstance(value, dict):
+                value = _model_from_argument(operation, param, value)
+            return value.to_json().encode("utf-8")
+        return None
+
+    def _warn_if_plain_http(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "http" or parts.hostname is None:
+            return
+        if _is_loopback(parts.hostname) or parts.hostname in self._warned_plain_http_hosts:
+            return
+        self._warned_plain_http_hosts.add(parts.hostname)
+        logger.warning(
+            "Sending an API key over plain HTTP to %s; anyone on the network path can read it. "
+            "Use an https:// host.",
+            parts.hostname,
+        )
+
+    # Reading the answer.
+
+    def _read_response(self, operation: Operation, raw: RawResponse) -> ClientResponse:
+        if self.configuration.debug:
+            _log_response(operation, raw)
+        if not 200 <= raw.status <= 299:
+            raise ApiException.from_response(
+                status=raw.status,
+                reason=raw.reason,
+                headers=raw.headers,
+                body=raw.body,
+                data=_error_model(operation, raw),
+                operation_id=operation.operation_id,
+            )
+
+        schema_known = str(raw.status) in operation.responses
+        model = operation.responses.get(str(raw.status))
+        if model is None and (not raw.body or raw.status == 204):
+            if schema_known and operation.responses[str(raw.status)] is not None:
+                raise _invalid(operation, raw, "the answer has no body")
+            return ClientResponse(raw.status, raw.headers, raw.body, None)
+        if model is None and not schema_known and "200" in operation.responses:
+            model = operation.responses["200"]
+
+        text = _decoded_json_text(operation, raw)
+        if model is None:
+            try:
+                data = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise _invalid(operation, raw, "the body is not valid JSON") from exc
+        else:
+            try:
+                data = model.model_validate_json(text)
+            except pydantic.ValidationError as exc:
+                raise _invalid(operation, raw, describe_validation_error(model, exc)) from exc
+        return ClientResponse(raw.status, raw.headers, raw.body, data)
+
+
+def _may_have_taken_effect(exc: BaseException) -> bool:
+    if isinstance(exc, TransportError):
+        return exc.request_sent
+    return True
+
+
+def _checked_argument(operation: Operation, param: Param, value: Any) -> Any:
+    if value is None:
+        if param.required:
+            raise ApiValueError(f"{operation.operation_id}: missing required argument {param.name!r}")
+        return None
+    kind = param.kind
+    if kind is bool or kind is int:
+        # bool is an int in Python; neither may stand in for the other.
+        valid = type(value) is kind or (kind is int and isinstance(value, int) and not isinstance(value, bool))
+    elif kind is float:
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
+        valid = isinstance(value, (kind, dict))
+    elif isinstance(kind, type):
+        valid = isinstance(value, kind)
+    else:
+        valid = True
+    if not valid:
+        expected = getattr(kind, "__name__", str(kind))
+        raise ApiTypeError(
+            f"{operation.operation_id}: argument {param.name!r} must be {expected}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _model_from_argument(operation: Operation, param: Param, value: Dict[str, Any]) -> pydantic.BaseModel:
+    try:
+        return param.kind.model_validate(value)
+    except pydantic.ValidationError as exc:
+        raise ApiValueError(
+            f"{operation.operation_id}: argument {param.name!r}: {describe_validation_error(param.kind, exc)}"
+        ) from exc
+
+
+def _to_wire_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_header(name: Any, value: Any, *, secret: bool) -> None:
+    if not isinstance(name, str) or not name or any(c in name for c in _FORBIDDEN_HEADER_CHARACTERS + (":", " ")):
+        raise ApiValueError(f"invalid header name {name!r}")
+    if not isinstance(value, str):
+        raise ApiTypeError(f"header {name!r} must have a str value, got {type(value).__name__}")
+    shown = "" if secret else f" {value!r}"
+    if any(c in value for c in _FORBIDDEN_HEADER_CHARACTERS):
+        raise ApiValueError(f"header {name!r} value{shown} contains a CR, LF or NUL character")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ApiValueError(f"header {name!r} value{shown} has characters outside Latin-1") from None
+
+
+def _check_api_key(scheme: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ApiTypeError(f"the API key for {scheme} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ApiValueError(f"the API key for {scheme} is empty; set configuration.api_key[{scheme!r}]")
+    if any(c in value for c in _FORBIDDEN_HEADER_CHARACTERS):
+        raise ApiValueError(f"the API key for {scheme} contains a CR, LF or NUL character")
+    if not value.isascii() or not value.isprintable():
+        raise ApiValueError(f"the API key for {scheme} contains characters that are not printable ASCII")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _media_type_and_charset(raw: RawResponse) -> Tuple[str, Optional[str]]:
+    content_type = raw.headers.get("Content-Type", "")
+    media_type, _, parameters = content_type.partition(";")
+    charset = None
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return media_type.strip().lower(), charset
+
+
+def _decoded_json_text(operation: Operation, raw: RawResponse) -> Any:
+    """Return the body ready for a JSON parser: bytes for UTF-8, else decoded text."""
+    media_type, charset = _media_type_and_charset(raw)
+    if media_type != JSON_MEDIA_TYPE and not media_type.endswith("+json"):
+        shown = media_type or "no Content-Type"
+        raise _invalid(operation, raw, f"expected {JSON_MEDIA_TYPE}, got {shown}")
+    if not raw.body:
+        raise _invalid(operation, raw, "the answer has no body")
+    if charset is None or codecs_name(charset) == "utf-8":
+        return raw.body
+    try:
+        return raw.body.decode(charset)
+    except LookupError as exc:
+        raise _invalid(operation, raw, f"unknown charset {charset!r}") from exc
+    except UnicodeDecodeError as exc:
+        raise _invalid(operation, raw, f"the body is not valid {charset}") from exc
+
+
+def codecs_name(charset: str) -> Optional[str]:
+    """Return the canonical codec name of `charset`, or None when Python has no such codec."""
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def _error_model(operation: Operation, raw: RawResponse) -> Any:
+    """Parse an error body into the operation's model for that status, or return None."""
+    model = operation.responses.get(str(raw.status))
+    if model is None or not raw.body:
+        return None
+    try:
+        return model.model_validate_json(raw.body)
+    except (pydantic.ValidationError, ValueError):
+        return None
+
+
+def _invalid(operation: Operation, raw: RawResponse, problem: str) -> InvalidResponseError:
+    return InvalidResponseError(
+        f"{operation.operation_id}: cannot read the HTTP {raw.status} answer: {problem}",
+        status=raw.status,
+        headers=raw.headers,
+        body=raw.body,
+        operation_id=operation.operation_id,
+    )
+
+
+def _log_request(operation: Operation, headers: Mapping[str, str], body: Optional[bytes]) -> None:
+    logger.debug(
+        "%s request: %s %s headers=%s body=%s",
+        operation.operation_id,
+        operation.method,
+        operation.path,
+        _redact.redact_headers(headers),
+        _redacted_body(body, ()),
+    )
+
+
+def _log_response(operation: Operation, raw: RawResponse) -> None:
+    secret_fields = ("detail",) if operation.returns_api_key else ()
+    logger.debug(
+        "%s answer: HTTP %d headers=%s body=%s",
+        operation.operation_id,
+        raw.status,
+        _redact.redact_headers(raw.headers),
+        _redacted_body(raw.body, secret_fields),
+    )
+
+
+def _redacted_body(body: Optional[bytes], secret_fields: Tuple[str, ...]) -> str:
+    if not body:
+        return "<empty>"
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return f"<{len(body)} bytes, not JSON>"
+    shown = json.dumps(_redact.redact_json(document, secret_fields))
+    return _redact.scrub(shown)

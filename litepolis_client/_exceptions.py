@@ -1,0 +1,364 @@
+"""Every exception the client raises, in one hierarchy.
+
+    LitePolisError (alias OpenApiException)  base of everything below
+    +-- ApiValueError (also ValueError)      invalid input, caught before sending
+    +-- ApiTypeError (also TypeError)        input of the wrong type
+    +-- ApiKeyError (also KeyError)
+    +-- ApiAttributeError (also AttributeError)
+    +-- ApiException                         the server answered with an error status
+    |   +-- BadRequestException              400
+    |   +-- UnauthorizedException            401
+    |   +-- ForbiddenException               403
+    |   +-- NotFoundException                404
+    |   +-- ConflictException                409
+    |   +-- UnprocessableEntityException     422
+    |   +-- TooManyRequestsException         429
+    |   +-- ServiceException                 5xx
+    +-- TransportError                       no complete answer arrived
+    |   +-- ApiConnectionError               refused, reset or closed connection
+    |   +-- ApiTimeoutError
+    |   |   +-- ConnectTimeoutError          no connection within the connect timeout
+    |   |   +-- ReadTimeoutError             no complete answer within the read timeout
+    |   +-- TLSError                         certificate or handshake failure
+    +-- InvalidResponseError                 an answer the client cannot read
+    |   +-- ResponseTooLargeError            body over Configuration.max_response_bytes
+    +-- RenewalOutcomeUnknownError           a key renewal may or may not have happened
+
+Errors raised for a failed call chain the underlying error (urllib3, pydantic,
+json, codecs) as ``__cause__``. No message contains an API key: messages name
+the operation and the failure, never header values or request bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from litepolis_client._redact import describe_error_body
+
+__all__ = [
+    "ApiAttributeError",
+    "ApiConnectionError",
+    "ApiException",
+    "ApiKeyError",
+    "ApiTimeoutError",
+    "ApiTypeError",
+    "ApiValueError",
+    "BadRequestException",
+    "ConflictException",
+    "ConnectTimeoutError",
+    "ForbiddenException",
+    "InvalidResponseError",
+    "LitePolisError",
+    "NotFoundException",
+    "OpenApiException",
+    "ReadTimeoutError",
+    "RenewalOutcomeUnknownError",
+    "ResponseTooLargeError",
+    "ServiceException",
+    "TLSError",
+    "TooManyRequestsException",
+    "TransportError",
+    "UnauthorizedException",
+    "UnprocessableEntityException",
+]
+
+# Tracebacks and reprs show the public module, not this private one.
+_PUBLIC_MODULE = "litepolis_client.exceptions"
+
+
+class LitePolisError(Exception):
+    """Base class of every exception that litepolis_client raises."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+OpenApiException = LitePolisError
+
+
+def _render_path(path_to_item: Optional[list[Any]]) -> str:
+    if not path_to_item:
+        return ""
+    return "".join(f"[{item}]" if isinstance(item, int) else f"['{item}']" for item in path_to_item)
+
+
+class ApiTypeError(LitePolisError, TypeError):
+    """An argument has the wrong type; raised before anything is sent."""
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(
+        self,
+        msg: str,
+        path_to_item: Optional[list[Any]] = None,
+        valid_classes: Optional[tuple[type, ...]] = None,
+        key_type: Optional[bool] = None,
+    ) -> None:
+        self.path_to_item = path_to_item
+        self.valid_classes = valid_classes
+        self.key_type = key_type
+        path = _render_path(path_to_item)
+        super().__init__(f"{msg} at {path}" if path else msg)
+
+
+class ApiValueError(LitePolisError, ValueError):
+    """An argument has an invalid value; raised before anything is sent."""
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        path = _render_path(path_to_item)
+        super().__init__(f"{msg} at {path}" if path else msg)
+
+
+class ApiAttributeError(LitePolisError, AttributeError):
+    """An attribute that the model or client does not have."""
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        path = _render_path(path_to_item)
+        super().__init__(f"{msg} at {path}" if path else msg)
+
+
+class ApiKeyError(LitePolisError, KeyError):
+    """A key that a mapping of the client does not have."""
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        path = _render_path(path_to_item)
+        super().__init__(f"{msg} at {path}" if path else msg)
+
+
+class ApiException(LitePolisError):
+    """The server answered with an HTTP error status.
+
+    ``status``, ``reason``, ``headers`` and the raw ``body`` (bytes) are kept;
+    ``data`` is the body parsed into the error model of the operation when it
+    fits one (``HTTPValidationError`` for a 422), else ``None``.
+    """
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(
+        self,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+        http_resp: Any = None,
+        *,
+        body: Optional[bytes] = None,
+        data: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        operation_id: Optional[str] = None,
+    ) -> None:
+        if http_resp is not None:
+            status = status if status is not None else http_resp.status
+            reason = reason if reason is not None else http_resp.reason
+            headers = headers if headers is not None else http_resp.headers
+            if body is None:
+                body = http_resp.data
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.data = data
+        self.operation_id = operation_id
+        super().__init__(self._message())
+
+    @classmethod
+    def from_response(
+        cls,
+        *,
+        status: int,
+        reason: Optional[str],
+        headers: Optional[Mapping[str, str]],
+        body: Optional[bytes],
+        data: Any = None,
+        operation_id: Optional[str] = None,
+    ) -> "ApiException":
+        """Build the subclass that matches `status`."""
+        exception_class = _STATUS_EXCEPTIONS.get(status)
+        if exception_class is None:
+            exception_class = ServiceException if 500 <= status <= 599 else ApiException
+        return exception_class(
+            status,
+            reason,
+            body=body,
+            data=data,
+            headers=headers,
+            operation_id=operation_id,
+        )
+
+    def _message(self) -> str:
+        parts = [f"HTTP {self.status}"]
+        if self.reason:
+            parts.append(str(self.reason))
+        message = " ".join(parts)
+        if self.operation_id:
+            message = f"{self.operation_id} failed: {message}"
+        detail = describe_error_body(self.body)
+        return f"{message}: {detail}" if detail else message
+
+    def __str__(self) -> str:
+        return self._message()
+
+
+class BadRequestException(ApiException):
+    """HTTP 400: the server rejected the request as invalid."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class UnauthorizedException(ApiException):
+    """HTTP 401: the API key is missing, unknown or no longer valid, or its role may not do this."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class ForbiddenException(ApiException):
+    """HTTP 403: no API key was sent, or the operation is not allowed."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class NotFoundException(ApiException):
+    """HTTP 404: the conversation, comment or path does not exist."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class ConflictException(ApiException):
+    """HTTP 409."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class UnprocessableEntityException(ApiException):
+    """HTTP 422: the request body does not match the schema; ``data`` lists the errors."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class TooManyRequestsException(ApiException):
+    """HTTP 429: the server asks the client to slow down; see the Retry-After header."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class ServiceException(ApiException):
+    """HTTP 5xx: the server or a gateway in front of it failed."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+_STATUS_EXCEPTIONS: dict[int, type[ApiException]] = {
+    400: BadRequestException,
+    401: UnauthorizedException,
+    403: ForbiddenException,
+    404: NotFoundException,
+    409: ConflictException,
+    422: UnprocessableEntityException,
+    429: TooManyRequestsException,
+}
+
+
+class TransportError(LitePolisError):
+    """No complete HTTP answer arrived.
+
+    ``request_sent`` tells whether the request may have reached the server:
+    False only when the connection failed before any byte was written.
+    """
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(self, message: str, *, operation_id: Optional[str] = None, request_sent: bool = True) -> None:
+        self.operation_id = operation_id
+        self.request_sent = request_sent
+        super().__init__(message)
+
+
+class ApiConnectionError(TransportError):
+    """The connection was refused, reset or closed before the answer was complete."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class ApiTimeoutError(TransportError):
+    """A timeout of ``Configuration.timeout`` expired."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class ConnectTimeoutError(ApiTimeoutError):
+    """No connection could be made within the connect timeout."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class ReadTimeoutError(ApiTimeoutError):
+    """The complete answer did not arrive within the read timeout."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class TLSError(TransportError):
+    """The TLS handshake failed, for example because the certificate is not trusted."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class InvalidResponseError(LitePolisError):
+    """The server answered, but the client cannot read the answer.
+
+    Raised for a body that is not JSON, is cut short, has the wrong shape,
+    uses an unknown or wrong charset, or exceeds the size limit. ``status``,
+    ``headers`` and the raw ``body`` (possibly cut at the size limit) are kept.
+    """
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        operation_id: Optional[str] = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.operation_id = operation_id
+        super().__init__(message)
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The body is larger than ``Configuration.max_response_bytes``; reading stopped there."""
+
+    __module__ = _PUBLIC_MODULE
+
+
+class RenewalOutcomeUnknownError(LitePolisError):
+    """A request that replaces the caller's API key may have reached the server,
+    but no valid answer came back.
+
+    The server may already have revoked the old key, and the new one was never
+    seen. The client does not resend such a request. ``__cause__`` is the
+    underlying failure.
+    """
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(self, operation_id: str) -> None:
+        self.operation_id = operation_id
+        super().__init__(
+            f"{operation_id}: the outcome is unknown because the request may have "
+            "reached the server but no valid answer came back. The old API key may "
+            "already be invalid and the new one was not received. Check whether the "
+            "old key still works (for example GET /api/v1/secure/); if it does not, "
+            "obtain a new key by logging in again (POST /api/v1/secure/users/auth)."
+        )

@@ -1,0 +1,42 @@
+"""What the generated API classes tell the client about each operation."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Optional, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter of an operation, as the spec declares it."""
+
+    name: str
+    """Name of the Python argument."""
+    wire_name: str
+    """Name on the wire: the path placeholder, query key or header name."""
+    location: str
+    """``path``, ``query``, ``header`` or ``body``."""
+    kind: Any
+    """Expected Python type: ``int``, ``bool``, ``str``, ``float`` or a model class."""
+    required: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    """An operation of the spec, with the facts the transport acts on."""
+
+    operation_id: str
+    method: str
+    path: str
+    params: Tuple[Param, ...]
+    responses: Mapping[str, Any]
+    """Model class by status code; ``None`` where the spec allows any JSON."""
+    auth: Tuple[str, ...] = ()
+    accept: Optional[str] = "application/json"
+    content_type: Optional[str] = None
+    replay_safe: bool = True
+    """False for operations marked ``x-never-replay`` in the spec."""
+    replaces_caller_key: bool = False
+    """True where a success revokes the key that was sent (``x-replaces-caller-key``)."""
+    returns_api_key: bool = False
+    """True where the answer's ``detail`` is a new key (``x-returns-api-key``)."""

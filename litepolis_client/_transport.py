@@ -1,0 +1,374 @@
+"""Send HTTP requests with urllib3: timeouts, retries, size limit, error translation.
+
+Every urllib3 and socket error is translated here, at one boundary, into an
+exception of ``litepolis_client._exceptions`` with the original chained as
+``__cause__``. Nothing above this module sees a urllib3 exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import ssl
+import threading
+import time
+from typing import TYPE_CHECKING, Mapping, Optional
+
+import urllib3
+from urllib3 import exceptions as urllib3_errors
+
+from litepolis_client import _retry
+from litepolis_client._exceptions import (
+    ApiConnectionError,
+    ApiValueError,
+    ConnectTimeoutError,
+    InvalidResponseError,
+    ReadTimeoutError,
+    ResponseTooLargeError,
+    TLSError,
+    TransportError,
+)
+from litepolis_client._retry import RetryEvent, RetryPolicy
+
+if TYPE_CHECKING:
+    from litepolis_client._config import ConfigurationBase, Timeout
+    from litepolis_client._operation import Operation
+
+logger = logging.getLogger(__name__)
+
+# Bytes asked for per read; a read returns what one receive brings.
+READ_CHUNK_BYTES = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class RawResponse:
+    """A complete HTTP answer: status line, headers and the whole body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def data(self) -> bytes:
+        """The body; the name the generated code's ``ApiException`` expects."""
+        return self.body
+
+    def getheader(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        return self.headers.get(name, default)
+
+    def getheaders(self) -> Mapping[str, str]:
+        return self.headers
+
+
+class Transport:
+    """Sends requests for one ``ApiClient`` through a urllib3 pool of its own."""
+
+    def __init__(self, configuration: "ConfigurationBase") -> None:
+        self._configuration = configuration
+        self._pool: Optional[urllib3.PoolManager] = None
+        self._pool_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close every pooled connection; a later request opens new ones."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.clear()
+
+    def send(
+        self,
+        operation: "Operation",
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes],
+        timeout: "Timeout",
+    ) -> RawResponse:
+        """Send a request, retrying what the policy allows, and return the answer.
+
+        Raises ``TransportError`` when no complete answer arrives and
+        ``InvalidResponseError`` when the body cannot be read. Error statuses
+        are returned, not raised; retryable ones only after the last attempt.
+        """
+        policy = self._configuration.retry
+        attempt = 1
+        while True:
+            try:
+                response = self._send_once(operation, method, url, headers, body, timeout)
+            except TransportError as exc:
+                delay = self._delay_after_error(exc, operation, attempt, policy)
+                if delay is None:
+                    raise
+                reason = str(exc)
+            else:
+                delay = self._delay_after_status(response, operation, attempt, policy)
+                if delay is None:
+                    return response
+                reason = f"HTTP {response.status}"
+
+            self._announce_retry(operation, attempt, reason, delay, policy)
+            _retry.sleep(delay)
+            attempt += 1
+
+    # Retry decisions. Each returns the seconds to wait, or None to stop.
+
+    @staticmethod
+    def _delay_after_error(
+        exc: TransportError, operation: "Operation", attempt: int, policy: RetryPolicy
+    ) -> Optional[float]:
+        if attempt >= policy.max_attempts:
+            return None
+        # A certificate that failed verification fails again.
+        if isinstance(exc, TLSError):
+            return None
+        # The server may have acted on a request it received; only repeat
+        # operations whose effect does not change when repeated.
+        if exc.request_sent and not operation.replay_safe:
+            return None
+        return policy.backoff(attempt)
+
+    @staticmethod
+    def _delay_after_status(
+        response: RawResponse, operation: "Operation", attempt: int, policy: RetryPolicy
+    ) -> Optional[float]:
+        if response.status not in policy.retry_statuses:
+            return None
+        if not operation.replay_safe or attempt >= policy.max_attempts:
+            return None
+
+        retry_after = policy.retry_after(response.headers.get("Retry-After"))
+        if retry_after is None:
+            return policy.backoff(attempt)
+        # A server that asks for a longer pause than the caller accepts gets
+        # its answer raised instead of a sleeping thread.
+        if retry_after > policy.retry_after_max:
+            return None
+        return retry_after
+
+    @staticmethod
+    def _announce_retry(
+        operation: "Operation", attempt: int, reason: str, delay: float, policy: RetryPolicy
+    ) -> None:
+        logger.info(
+            "Retrying %s after attempt %d of %d failed (%s); waiting %.2f s",
+            operation.operation_id,
+            attempt,
+            policy.max_attempts,
+            reason,
+            delay,
+        )
+        if policy.on_retry is not None:
+            policy.on_retry(RetryEvent(operation.operation_id, attempt, reason, delay))
+
+    # One attempt.
+
+    def _send_once(
+        self,
+        operation: "Operation",
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Optional[bytes],
+        timeout: "Timeout",
+    ) -> RawResponse:
+        operation_id = operation.operation_id
+        started = time.monotonic()
+        try:
+            response = self._pool_manager().request(
+                method,
+                url,
+                body=body,
+                headers=dict(headers),
+                timeout=urllib3.Timeout(connect=timeout.connect, read=timeout.read),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+                decode_content=True,
+            )
+        except urllib3_errors.LocationValueError as exc:
+            raise ApiValueError(f"invalid host or URL for {operation_id}: {exc}") from exc
+        except (urllib3_errors.HTTPError, OSError) as exc:
+            raise _translate_send_error(exc, operation_id) from exc
+
+        try:
+            deadline = started + timeout.read if timeout.read is not None else None
+            body_bytes = self._read_body(response, operation_id, deadline)
+        except BaseException:
+            # The connection is in an unknown state: close it, never reuse it.
+            response.close()
+            response.release_conn()
+            raise
+        response.release_conn()
+
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.debug("%s: HTTP %d in %.1f ms", operation_id, response.status, elapsed_ms)
+        return RawResponse(
+            status=response.status,
+            reason=response.reason or "",
+            headers=response.headers,
+            body=body_bytes,
+        )
+
+    def _read_body(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        operation_id: str,
+        deadline: Optional[float],
+    ) -> bytes:
+        limit = self._configuration.max_response_bytes
+        declared = _declared_length(response)
+        if limit is not None and declared is not None and declared > limit:
+            raise ResponseTooLargeError(
+                f"{operation_id}: the answer declares {declared} bytes, more than "
+                f"max_response_bytes ({limit}); nothing was read",
+                status=response.status,
+                headers=response.headers,
+                body=b"",
+                operation_id=operation_id,
+            )
+
+        chunks = []
+        received = 0
+        while True:
+            try:
+                chunk = response.read1(READ_CHUNK_BYTES)
+            except (urllib3_errors.HTTPError, OSError) as exc:
+                raise _translate_read_error(exc, operation_id, response, b"".join(chunks)) from exc
+            if not chunk:
+                break
+
+            received += len(chunk)
+            chunks.append(chunk)
+            if limit is not None and received > limit:
+                raise ResponseTooLargeError(
+                    f"{operation_id}: the answer is larger than max_response_bytes "
+                    f"({limit}); reading stopped there",
+                    status=response.status,
+                    headers=response.headers,
+                    body=b"".join(chunks)[:limit],
+                    operation_id=operation_id,
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise ReadTimeoutError(
+                    f"{operation_id}: the answer did not arrive completely within the read timeout",
+                    operation_id=operation_id,
+                )
+        return b"".join(chunks)
+
+    def _pool_manager(self) -> urllib3.PoolManager:
+        pool = self._pool
+        if pool is not None:
+            return pool
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = _build_pool_manager(self._configuration)
+            return self._pool
+
+
+def _build_pool_manager(configuration: "ConfigurationBase") -> urllib3.PoolManager:
+    options = {
+        "num_pools": 10,
+        "maxsize": configuration.connection_pool_maxsize,
+        "cert_reqs": ssl.CERT_REQUIRED if configuration.verify_ssl else ssl.CERT_NONE,
+        "ca_certs": configuration.ssl_ca_cert,
+        "ca_cert_data": configuration.ca_cert_data,
+        "cert_file": configuration.cert_file,
+        "key_file": configuration.key_file,
+    }
+    if configuration.assert_hostname is not None:
+        options["assert_hostname"] = configuration.assert_hostname
+    if configuration.tls_server_name is not None:
+        options["server_hostname"] = configuration.tls_server_name
+    if configuration.proxy:
+        return urllib3.ProxyManager(
+            proxy_url=configuration.proxy,
+            proxy_headers=configuration.proxy_headers or None,
+            **options,
+        )
+    return urllib3.PoolManager(**options)
+
+
+def _declared_length(response: urllib3.BaseHTTPResponse) -> Optional[int]:
+    # With a Content-Encoding the header counts compressed bytes, not what
+    # the limit counts, so only the running count applies.
+    if response.headers.get("Content-Encoding"):
+        return None
+    value = response.headers.get("Content-Length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _translate_send_error(exc: Exception, operation_id: str) -> TransportError:
+    """Map an error raised before the status line arrived to our exception."""
+    # Order matters: urllib3 derives NewConnectionError from its
+    # ConnectTimeoutError, and SSLError from HTTPError.
+    if isinstance(exc, urllib3_errors.NewConnectionError):
+        return ApiConnectionError(
+            f"{operation_id}: could not connect to the server ({_reason(exc)})",
+            operation_id=operation_id,
+            request_sent=False,
+        )
+    if isinstance(exc, urllib3_errors.ConnectTimeoutError):
+        return ConnectTimeoutError(
+            f"{operation_id}: no connection within the connect timeout",
+            operation_id=operation_id,
+            request_sent=False,
+        )
+    if isinstance(exc, urllib3_errors.SSLError):
+        return TLSError(
+            f"{operation_id}: TLS failed ({_reason(exc)}); check the server certificate "
+            "or set Configuration.ssl_ca_cert to the CA that signed it",
+            operation_id=operation_id,
+            request_sent=False,
+        )
+    if isinstance(exc, urllib3_errors.ReadTimeoutError):
+        return ReadTimeoutError(
+            f"{operation_id}: no answer within the read timeout",
+            operation_id=operation_id,
+        )
+    return ApiConnectionError(
+        f"{operation_id}: the connection failed before the answer arrived ({_reason(exc)})",
+        operation_id=operation_id,
+    )
+
+
+def _translate_read_error(
+    exc: Exception, operation_id: str, response: urllib3.BaseHTTPResponse, partial: bytes
+) -> Exception:
+    """Map an error raised while the body was read to our exception."""
+    if isinstance(exc, urllib3_errors.ReadTimeoutError):
+        return ReadTimeoutError(
+            f"{operation_id}: the answer stopped arriving within the read timeout",
+            operation_id=operation_id,
+        )
+    if isinstance(exc, urllib3_errors.DecodeError):
+        return InvalidResponseError(
+            f"{operation_id}: the body could not be decompressed ({_reason(exc)})",
+            status=response.status,
+            headers=response.headers,
+            body=partial,
+            operation_id=operation_id,
+        )
+    if isinstance(exc, urllib3_errors.SSLError):
+        return TLSError(f"{operation_id}: TLS failed while reading the answer", operation_id=operation_id)
+    return ApiConnectionError(
+        f"{operation_id}: the connection broke after {len(partial)} bytes of the body",
+        operation_id=operation_id,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """Return a short description of a socket-level error without its addresses."""
+    cause = exc
+    for attribute in ("reason", "__cause__", "__context__"):
+        inner = getattr(cause, attribute, None)
+        if isinstance(inner, BaseException):
+            cause = inner
+            break
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return cause.verify_message or "certificate verify failed"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return type(cause).__name__

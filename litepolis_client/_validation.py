@@ -1,0 +1,35 @@
+"""Describe why data did not fit a model, without repeating the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+
+# A message lists at most this many of pydantic's errors.
+MAX_LISTED_ERRORS = 3
+
+
+def describe_validation_error(model: Any, exc: BaseException) -> str:
+    """Return one line on why data did not fit `model`: locations and reasons only.
+
+    Input values never appear, because a value can be an API key or a
+    password.
+    """
+    name = getattr(model, "__name__", "the expected model")
+    if not isinstance(exc, pydantic.ValidationError):
+        return f"cannot build {name}: {type(exc).__name__}"
+
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if any(error["type"] == "json_invalid" for error in errors):
+        return f"cannot build {name}: the data is not valid JSON (it may be cut short)"
+    if any(error["type"] == "json_type" for error in errors):
+        return f"cannot build {name}: JSON input must be str, bytes or bytearray"
+
+    parts = []
+    for error in errors[:MAX_LISTED_ERRORS]:
+        location = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{location}: {error['msg']}" if location else error["msg"])
+    if len(errors) > MAX_LISTED_ERRORS:
+        parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
+    return f"the data does not match {name} ({'; '.join(parts)})"
