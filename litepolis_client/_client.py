@@ -20,6 +20,7 @@ from litepolis_client._exceptions import (
     ApiTypeError,
     ApiValueError,
     InvalidResponseError,
+    RenewalHookError,
     RenewalOutcomeUnknownError,
     ServiceException,
     TransportError,
@@ -144,7 +145,7 @@ class ApiClientBase:
         """
         timeout = self.configuration.timeout if request_timeout is NOT_GIVEN else to_timeout(request_timeout)
         url = self._url(operation, arguments)
-        request_headers, sent_key = self._headers(operation, url, headers)
+        request_headers, sent_credential = self._headers(operation, url, headers)
         body = self._body(operation, arguments)
         if body is not None:
             request_headers["Content-Type"] = operation.content_type or JSON_MEDIA_TYPE
@@ -153,11 +154,48 @@ class ApiClientBase:
 
         try:
             raw = self._transport.send(operation, operation.method, url, request_headers, body, timeout)
-            return self._read_response(operation, raw)
+            response = self._read_response(operation, raw)
         except (TransportError, InvalidResponseError, ServiceException) as exc:
             if operation.replaces_caller_key and _may_have_taken_effect(exc):
                 raise RenewalOutcomeUnknownError(operation.operation_id) from exc
             raise
+
+        if operation.replaces_caller_key and sent_credential is not None:
+            self._adopt_new_key(operation, sent_credential, response.data)
+        return response
+
+    def _adopt_new_key(self, operation: Operation, sent: Tuple[str, str], data: Any) -> None:
+        """Hand the key that replaced `sent` to the hook, then to the configuration.
+
+        The server has already revoked the old key, so the configuration is
+        updated even when the hook raises; the hook's error then carries the
+        new key for the caller.
+        """
+        scheme, old_key = sent
+        new_key = getattr(data, "detail", None)
+        if not isinstance(new_key, str) or not new_key:
+            raise RenewalOutcomeUnknownError(operation.operation_id) from InvalidResponseError(
+                f"{operation.operation_id}: the answer has no new key in detail",
+                operation_id=operation.operation_id,
+            )
+
+        configuration = self.configuration
+        hook_error = None
+        if configuration.on_api_key_renewed is not None:
+            try:
+                configuration.on_api_key_renewed(new_key)
+            except Exception as exc:
+                hook_error = exc
+        if configuration.update_api_key_on_renewal:
+            replaced = configuration.replace_api_key(scheme, old_key, new_key)
+            if not replaced:
+                logger.warning(
+                    "%s: %s changed during the call; kept the newer value instead of the renewed key",
+                    operation.operation_id,
+                    scheme,
+                )
+        if hook_error is not None:
+            raise RenewalHookError(operation.operation_id, new_key) from hook_error
 
     # Building the request.
 
@@ -184,7 +222,8 @@ class ApiClientBase:
 
     def _headers(
         self, operation: Operation, url: str, extra: Optional[Mapping[str, str]]
-    ) -> Tuple[Dict[str, str], Optional[str]]:
+    ) -> Tuple[Dict[str, str], Optional[Tuple[str, str]]]:
+        """Return the request headers and the (scheme, key) that they carry, if any."""
         headers = dict(self.default_headers)
         if operation.accept:
             headers["Accept"] = operation.accept
@@ -194,19 +233,15 @@ class ApiClientBase:
             _check_header(name, value, secret=name.lower() in _redact.SECRET_HEADERS)
             headers[name] = value
 
-        sent_key = None
-        settings = self.configuration.auth_settings()
-        for scheme in operation.auth:
-            setting = settings.get(scheme)
-            if setting is None or setting.get("value") is None:
-                continue
-            value = setting["value"]
+        sent_credential = None
+        credentials = self.configuration.credentials_for(operation.auth)
+        for scheme, header_name, key, value in credentials:
             _check_api_key(scheme, value)
-            headers[setting["key"]] = value
-            sent_key = value
-        if sent_key is not None:
+            headers[header_name] = value
+            sent_credential = (scheme, key)
+        if sent_credential is not None:
             self._warn_if_plain_http(url)
-        return headers, sent_key
+        return headers, sent_credential
 
     def _body(self, operation: Operation, arguments: Mapping[str, Any]) -> Optional[bytes]:
         for param in operation.params:

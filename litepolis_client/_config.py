@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import threading
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
 from litepolis_client._exceptions import ApiTypeError, ApiValueError
 from litepolis_client._redact import REDACTED
@@ -22,6 +23,11 @@ DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # One connection per thread for up to this many threads sharing a client
 # without urllib3 discarding connections ("Connection pool is full").
 DEFAULT_CONNECTION_POOL_MAXSIZE = 32
+
+# Environment variables that fill in what the caller did not pass.
+ENV_HOST = "LITEPOLIS_HOST"
+ENV_API_KEY = "LITEPOLIS_API_KEY"
+ENV_API_KEY_FILE = "LITEPOLIS_API_KEY_FILE"
 
 
 class _NotGiven:
@@ -123,10 +129,24 @@ class ConfigurationBase:
     :param debug: Log each request and answer at DEBUG on the
         ``litepolis_client`` logger, with credentials and key fields
         redacted. Nothing is printed and no global state changes.
+    :param update_api_key_on_renewal: After a call that replaces the
+        caller's key succeeds (renewal, ``POST /users/profile``), send the
+        new key from then on. Default True.
+    :param on_api_key_renewed: Called with the new key after such a call
+        succeeds and before it returns, so the key can be stored first. If it
+        raises, the call raises ``RenewalHookError``, which carries the key.
+
+    Where ``host`` or ``api_key`` is not given (None), the environment fills
+    it in: ``LITEPOLIS_HOST``, then ``LITEPOLIS_API_KEY``, then the first
+    line of the file named by ``LITEPOLIS_API_KEY_FILE``. Explicit arguments
+    always win.
     """
 
     #: Default base URL; the generated subclass sets it from the spec.
     DEFAULT_HOST: ClassVar[str] = "http://localhost"
+    #: API key schemes of the spec: name -> (location, header or parameter name).
+    #: The first one receives the key from the environment.
+    API_KEY_SCHEMES: ClassVar[Dict[str, Tuple[str, str]]] = {}
 
     _default: ClassVar[Optional["ConfigurationBase"]] = None
     _default_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -152,10 +172,16 @@ class ConfigurationBase:
         proxy_headers: Optional[Mapping[str, str]] = None,
         safe_chars_for_path_param: str = "",
         debug: bool = False,
+        update_api_key_on_renewal: bool = True,
+        on_api_key_renewed: Optional[Callable[[str], None]] = None,
     ) -> None:
-        self.host = host if host is not None else self.DEFAULT_HOST
+        if host is None:
+            host = os.environ.get(ENV_HOST) or self.DEFAULT_HOST
+        if api_key is None:
+            api_key = self._api_key_from_environment()
+        self.host = host
         # Copies, so that two configurations built from one dict stay apart.
-        self.api_key: Dict[str, str] = dict(api_key or {})
+        self.api_key: Dict[str, str] = dict(api_key)
         self.api_key_prefix: Dict[str, str] = dict(api_key_prefix or {})
         self.timeout = timeout
         self.retry = retry if retry is not None else RetryPolicy()
@@ -172,6 +198,8 @@ class ConfigurationBase:
         self.proxy_headers = dict(proxy_headers or {})
         self.safe_chars_for_path_param = safe_chars_for_path_param
         self.debug = debug
+        self.update_api_key_on_renewal = update_api_key_on_renewal
+        self.on_api_key_renewed = on_api_key_renewed
         # Guards api_key when one thread replaces a key while others read it.
         self._key_lock = threading.Lock()
 
@@ -216,6 +244,50 @@ class ConfigurationBase:
             raise ApiValueError(f"connection_pool_maxsize must be a positive int, got {value!r}")
         self._connection_pool_maxsize = value
 
+    @classmethod
+    def _api_key_from_environment(cls) -> Dict[str, str]:
+        if not cls.API_KEY_SCHEMES:
+            return {}
+        scheme = next(iter(cls.API_KEY_SCHEMES))
+        key = os.environ.get(ENV_API_KEY)
+        if key:
+            return {scheme: key}
+
+        path = os.environ.get(ENV_API_KEY_FILE)
+        if not path:
+            return {}
+        try:
+            with open(path, encoding="utf-8") as key_file:
+                key = key_file.readline().strip()
+        except OSError as exc:
+            raise ApiValueError(
+                f"cannot read the API key file {path!r} named by {ENV_API_KEY_FILE}: {exc.strerror}"
+            ) from None
+        except UnicodeDecodeError:
+            # The message of a UnicodeDecodeError quotes bytes of the file.
+            raise ApiValueError(
+                f"the API key file {path!r} named by {ENV_API_KEY_FILE} is not UTF-8 text"
+            ) from None
+        if not key:
+            raise ApiValueError(f"the API key file {path!r} named by {ENV_API_KEY_FILE} is empty")
+        return {scheme: key}
+
+    def credentials_for(self, schemes: Tuple[str, ...]) -> List[Tuple[str, str, str, str]]:
+        """Return (scheme, header name, key, header value) for each scheme that has a key."""
+        credentials = []
+        for scheme in schemes:
+            location = self.API_KEY_SCHEMES.get(scheme)
+            if location is None or location[0] != "header":
+                continue
+            with self._key_lock:
+                key = self.api_key.get(scheme)
+            if key is None:
+                continue
+            prefix = self.api_key_prefix.get(scheme)
+            value = f"{prefix} {key}" if prefix and isinstance(key, str) else key
+            credentials.append((scheme, location[1], key, value))
+        return credentials
+
     def get_api_key_with_prefix(self, identifier: str, alias: Optional[str] = None) -> Optional[str]:
         """Return the key for a security scheme with its prefix, or None when unset."""
         with self._key_lock:
@@ -241,7 +313,15 @@ class ConfigurationBase:
 
     def auth_settings(self) -> Dict[str, Dict[str, Any]]:
         """Return the credentials to send, by security scheme name."""
-        return {}
+        return {
+            scheme: {
+                "type": "api_key",
+                "in": location,
+                "key": name,
+                "value": self.get_api_key_with_prefix(scheme),
+            }
+            for scheme, (location, name) in self.API_KEY_SCHEMES.items()
+        }
 
     @classmethod
     def set_default(cls, default: Optional["ConfigurationBase"]) -> None:
@@ -268,8 +348,8 @@ class ConfigurationBase:
         for name, value in self.__dict__.items():
             if name == "_key_lock":
                 setattr(clone, name, threading.Lock())
-            elif name == "_retry":
-                # RetryPolicy is frozen; its callback must stay the same object.
+            elif name in ("_retry", "on_api_key_renewed"):
+                # Callbacks stay the same objects; RetryPolicy is frozen.
                 setattr(clone, name, value)
             else:
                 setattr(clone, name, copy.deepcopy(value, memo))

@@ -23,6 +23,7 @@
     +-- InvalidResponseError                 an answer the client cannot read
     |   +-- ResponseTooLargeError            body over Configuration.max_response_bytes
     +-- RenewalOutcomeUnknownError           a key renewal may or may not have happened
+    +-- RenewalHookError                     on_api_key_renewed raised; the new key is kept
 
 Errors raised for a failed call chain the underlying error (urllib3, pydantic,
 json, codecs) as ``__cause__``. No message contains an API key: messages name
@@ -52,6 +53,7 @@ __all__ = [
     "NotFoundException",
     "OpenApiException",
     "ReadTimeoutError",
+    "RenewalHookError",
     "RenewalOutcomeUnknownError",
     "ResponseTooLargeError",
     "ServiceException",
@@ -362,3 +364,29 @@ class RenewalOutcomeUnknownError(LitePolisError):
             "old key still works (for example GET /api/v1/secure/); if it does not, "
             "obtain a new key by logging in again (POST /api/v1/secure/users/auth)."
         )
+
+
+class RenewalHookError(LitePolisError):
+    """``Configuration.on_api_key_renewed`` raised after a successful renewal.
+
+    The renewal happened: the old key is revoked. The new key is in
+    ``new_key`` (it is not part of the message or repr) and, unless
+    ``update_api_key_on_renewal`` is off, already in the configuration.
+    ``__cause__`` is the hook's exception.
+    """
+
+    __module__ = _PUBLIC_MODULE
+
+    def __init__(self, operation_id: str, new_key: str) -> None:
+        self.operation_id = operation_id
+        self.new_key = new_key
+        super().__init__(
+            f"{operation_id} succeeded, but on_api_key_renewed raised; the new key is "
+            "in this exception's new_key attribute. Store it now: the old key no longer works."
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(operation_id={self.operation_id!r}, new_key=[REDACTED])"
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.operation_id, self.new_key))

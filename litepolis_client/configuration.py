@@ -8,13 +8,14 @@ templates/, then run .ci/generate.
 
 from __future__ import annotations
 
-from typing import Any, Dict
-
 from litepolis_client._config import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_CONNECTION_POOL_MAXSIZE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_READ_TIMEOUT_SECONDS,
+    ENV_API_KEY,
+    ENV_API_KEY_FILE,
+    ENV_HOST,
     NOT_GIVEN,
     ConfigurationBase,
     Timeout,
@@ -26,6 +27,9 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_SECONDS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_READ_TIMEOUT_SECONDS",
+    "ENV_API_KEY",
+    "ENV_API_KEY_FILE",
+    "ENV_HOST",
     "NOT_GIVEN",
     "Configuration",
     "RetryEvent",
@@ -43,14 +47,6 @@ class Configuration(ConfigurationBase):
     """
 
     DEFAULT_HOST = "http://localhost"
-
-    def auth_settings(self) -> Dict[str, Dict[str, Any]]:
-        """Return the credentials to send, by security scheme name."""
-        settings: Dict[str, Dict[str, Any]] = {}
-        settings["APIKeyHeader"] = {
-            "type": "api_key",
-            "in": "header",
-            "key": "X-API-Key",
-            "value": self.get_api_key_with_prefix("APIKeyHeader"),
-        }
-        return settings
+    API_KEY_SCHEMES = {
+        "APIKeyHeader": ("header", "X-API-Key"),
+    }
