@@ -362,7 +362,8 @@ class RenewalOutcomeUnknownError(LitePolisError):
             "reached the server but no valid answer came back. The old API key may "
             "already be invalid and the new one was not received. Check whether the "
             "old key still works (for example GET /api/v1/secure/); if it does not, "
-            "obtain a new key by logging in again (POST /api/v1/secure/users/auth)."
+            "obtain a new key by logging in again (POST /api/v1/secure/users/auth, "
+            "through a client with a GUI-role key such as the web front end)."
         )
 
 
