@@ -283,19 +283,18 @@ class ApiClientBase:
                 operation_id=operation.operation_id,
             )
 
-        schema_known = str(raw.status) in operation.responses
-        model = operation.responses.get(str(raw.status))
-        if model is None and (not raw.body or raw.status == 204):
-            if schema_known and operation.responses[str(raw.status)] is not None:
-                raise _invalid(operation, raw, "the answer has no body")
+        # A 2xx the spec does not list is read with the schema of the 200.
+        status_key = str(raw.status) if str(raw.status) in operation.responses else "200"
+        model = operation.responses.get(status_key)
+        if not raw.body:
+            if model is not None:
+                raise _invalid(operation, raw, f"the answer has no body, expected {model.__name__}")
             return ClientResponse(raw.status, raw.headers, raw.body, None)
-        if model is None and not schema_known and "200" in operation.responses:
-            model = operation.responses["200"]
 
         text = _decoded_json_text(operation, raw)
         if model is None:
             try:
-                data = json.loads(text)
+                data = _loads_strict_json(text)
             except (ValueError, RecursionError) as exc:
                 raise _invalid(operation, raw, "the body is not valid JSON") from exc
         else:
@@ -304,6 +303,17 @@ class ApiClientBase:
             except pydantic.ValidationError as exc:
                 raise _invalid(operation, raw, describe_validation_error(model, exc)) from exc
         return ClientResponse(raw.status, raw.headers, raw.body, data)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads_strict_json(text: Any) -> Any:
+    """Parse RFC 8259 JSON: no NaN or Infinity, and bytes must be UTF-8 without a BOM."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _may_have_taken_effect(exc: BaseException) -> bool:

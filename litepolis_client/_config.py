@@ -235,6 +235,17 @@ class ConfigurationBase:
         self._max_response_bytes = value
 
     @property
+    def verify_ssl(self) -> bool:
+        return self._verify_ssl
+
+    @verify_ssl.setter
+    def verify_ssl(self, value: bool) -> None:
+        # Only False turns verification off; None, 0 or "" are mistakes.
+        if not isinstance(value, bool):
+            raise ApiTypeError(f"verify_ssl must be True or False, got {value!r}")
+        self._verify_ssl = value
+
+    @property
     def connection_pool_maxsize(self) -> int:
         return self._connection_pool_maxsize
 

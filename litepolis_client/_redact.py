@@ -95,7 +95,8 @@ def _describe_text(body: bytes) -> str:
         text = body.decode("utf-8").strip()
     except UnicodeDecodeError:
         return f"{len(body)} bytes that are not UTF-8 text"
-    if len(text) > MAX_DESCRIPTION_CHARS or not text.isprintable():
+    # Short plain text such as "Internal Server Error" is shown; markup is not.
+    if len(text) > MAX_DESCRIPTION_CHARS or not text.isprintable() or "<" in text:
         return f"{len(body)} bytes of non-JSON text"
     return scrub(text)
 

@@ -106,7 +106,8 @@ class RetryPolicy:
         if header is None:
             return None
         value = header.strip()
-        if value.isdigit():
+        # isdigit() alone also accepts digits such as "²" that float() rejects.
+        if value.isascii() and value.isdigit():
             return float(value)
 
         try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 import urllib3
 from urllib3 import exceptions as urllib3_errors
 
-from litepolis_client import _retry
+from litepolis_client import _deadline, _retry
 from litepolis_client._exceptions import (
     ApiConnectionError,
     ApiValueError,
@@ -192,8 +192,7 @@ class Transport:
             raise _translate_send_error(exc, operation_id) from exc
 
         try:
-            deadline = started + timeout.read if timeout.read is not None else None
-            body_bytes = self._read_body(response, operation_id, deadline)
+            body_bytes = self._read_body(response, operation_id)
         except BaseException:
             # The connection is in an unknown state: close it, never reuse it.
             response.close()
@@ -210,12 +209,12 @@ class Transport:
             body=body_bytes,
         )
 
-    def _read_body(
-        self,
-        response: urllib3.BaseHTTPResponse,
-        operation_id: str,
-        deadline: Optional[float],
-    ) -> bytes:
+    def _read_body(self, response: urllib3.BaseHTTPResponse, operation_id: str) -> bytes:
+        """Read the whole body, stopping at the size limit.
+
+        The read timeout needs no check here: the connection classes of
+        _deadline end every receive by one deadline for the whole answer.
+        """
         limit = self._configuration.max_response_bytes
         declared = _declared_length(response)
         if limit is not None and declared is not None and declared > limit:
@@ -249,11 +248,6 @@ class Transport:
                     body=b"".join(chunks)[:limit],
                     operation_id=operation_id,
                 )
-            if deadline is not None and time.monotonic() > deadline:
-                raise ReadTimeoutError(
-                    f"{operation_id}: the answer did not arrive completely within the read timeout",
-                    operation_id=operation_id,
-                )
         return b"".join(chunks)
 
     def _pool_manager(self) -> urllib3.PoolManager:
@@ -281,12 +275,17 @@ def _build_pool_manager(configuration: "ConfigurationBase") -> urllib3.PoolManag
     if configuration.tls_server_name is not None:
         options["server_hostname"] = configuration.tls_server_name
     if configuration.proxy:
-        return urllib3.ProxyManager(
+        manager: urllib3.PoolManager = urllib3.ProxyManager(
             proxy_url=configuration.proxy,
             proxy_headers=configuration.proxy_headers or None,
             **options,
         )
-    return urllib3.PoolManager(**options)
+    else:
+        manager = urllib3.PoolManager(**options)
+    # Pools whose connections hold the read timeout as one deadline for the
+    # whole answer, headers included.
+    manager.pool_classes_by_scheme = _deadline.POOL_CLASSES_BY_SCHEME
+    return manager
 
 
 def _declared_length(response: urllib3.BaseHTTPResponse) -> Optional[int]:
