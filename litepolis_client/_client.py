@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import re
 import ipaddress
 import json
 import logging
 import threading
 import urllib.parse
 from types import TracebackType
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, ClassVar, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type
 
 import pydantic
+import urllib3
 
 from litepolis_client import _redact
 from litepolis_client._config import NOT_GIVEN, ConfigurationBase, Timeout, to_timeout
@@ -22,7 +24,6 @@ from litepolis_client._exceptions import (
     InvalidResponseError,
     RenewalHookError,
     RenewalOutcomeUnknownError,
-    ServiceException,
     TransportError,
 )
 from litepolis_client._operation import Operation, Param
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 JSON_MEDIA_TYPE = "application/json"
 _FORBIDDEN_HEADER_CHARACTERS = ("\r", "\n", "\0")
+# RFC 9110 token: the characters a header name may have.
+_TOKEN_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -79,7 +82,9 @@ class ApiClientBase:
             self.set_default_header(header_name, header_value)
         self.cookie = cookie
         self._transport = Transport(configuration)
+        self._base_url_cache: Optional[_BaseUrl] = None
         self._warned_plain_http_hosts: set[str] = set()
+        self._warned_lock = threading.Lock()
 
     def __enter__(self) -> "ApiClientBase":
         return self
@@ -109,16 +114,30 @@ class ApiClientBase:
 
     def set_default_header(self, header_name: str, header_value: Optional[str]) -> None:
         """Send a header with every request of this client; checked here, not at send time."""
-        _check_header(header_name, header_value, secret=False)
-        self.default_headers[header_name] = header_value  # type: ignore[assignment]
+        _check_header(header_name, header_value, secret=_is_secret_header(header_name))
+        _put_header(self.default_headers, header_name, header_value)  # type: ignore[arg-type]
+
+    @property
+    def cookie(self) -> Optional[str]:
+        return self._cookie
+
+    @cookie.setter
+    def cookie(self, value: Optional[str]) -> None:
+        if value is not None:
+            _check_header("Cookie", value, secret=True)
+        self._cookie = value
 
     @classmethod
     def get_default(cls) -> "ApiClientBase":
-        """Return the client that API classes use when built without one."""
+        """Return the client set with ``set_default()``, else a new client.
+
+        A new client is built from ``Configuration.get_default()`` each time,
+        so a later ``Configuration.set_default()`` applies to API classes
+        created afterwards.
+        """
         with cls._default_lock:
-            if cls._default is None:
-                cls._default = cls()
-            return cls._default
+            default = cls._default
+        return default if default is not None else cls()
 
     @classmethod
     def set_default(cls, default: Optional["ApiClientBase"]) -> None:
@@ -145,17 +164,20 @@ class ApiClientBase:
         """
         timeout = self.configuration.timeout if request_timeout is NOT_GIVEN else to_timeout(request_timeout)
         url = self._url(operation, arguments)
-        request_headers, sent_credential = self._headers(operation, url, headers)
-        body = self._body(operation, arguments)
+        request_headers, sent_credential = self._headers(operation, headers)
+        body, secrets = self._body(operation, arguments)
         if body is not None:
             request_headers["Content-Type"] = operation.content_type or JSON_MEDIA_TYPE
+        if sent_credential is not None:
+            secrets = (sent_credential[1], *secrets)
+            self._warn_if_plain_http()
         if self.configuration.debug:
-            _log_request(operation, request_headers, body)
+            _log_request(operation, request_headers, body, secrets)
 
         try:
             raw = self._transport.send(operation, operation.method, url, request_headers, body, timeout)
-            response = self._read_response(operation, raw)
-        except (TransportError, InvalidResponseError, ServiceException) as exc:
+            response = self._read_response(operation, raw, secrets)
+        except (TransportError, InvalidResponseError, ApiException) as exc:
             if operation.replaces_caller_key and _may_have_taken_effect(exc):
                 raise RenewalOutcomeUnknownError(operation.operation_id) from exc
             raise
@@ -173,9 +195,13 @@ class ApiClientBase:
         """
         scheme, old_key = sent
         new_key = getattr(data, "detail", None)
-        if not isinstance(new_key, str) or not new_key:
+        try:
+            _check_api_key(scheme, new_key)
+        except (ApiValueError, ApiTypeError):
+            # The old key is gone and the new one cannot be sent: the caller
+            # is in the same place as when the answer is lost.
             raise RenewalOutcomeUnknownError(operation.operation_id) from InvalidResponseError(
-                f"{operation.operation_id}: the answer has no new key in detail",
+                f"{operation.operation_id}: the answer's detail is not a usable API key",
                 operation_id=operation.operation_id,
             )
 
@@ -207,72 +233,88 @@ class ApiClientBase:
             if value is None or param.location == "body":
                 continue
             if param.location == "path":
-                quoted = urllib.parse.quote(_to_wire_text(value), safe=self.configuration.safe_chars_for_path_param)
+                text = _to_wire_text(operation, param, value)
+                quoted = urllib.parse.quote(text, safe=self.configuration.safe_chars_for_path_param)
                 path = path.replace("{" + param.wire_name + "}", quoted)
             elif param.location == "query":
-                query.append((param.wire_name, _to_wire_text(value)))
+                query.append((param.wire_name, _to_wire_text(operation, param, value)))
 
-        host = self.configuration.host
-        if not isinstance(host, str) or not host.startswith(("http://", "https://")):
-            raise ApiValueError(f"Configuration.host must be an http:// or https:// URL, got {host!r}")
-        url = host.rstrip("/") + path
+        url = self._base_url().base + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         return url
 
+    def _base_url(self) -> "_BaseUrl":
+        """Return Configuration.host checked; the check runs once per host value."""
+        host = self.configuration.host
+        cached = self._base_url_cache
+        if cached is not None and cached.host == host:
+            return cached
+        checked = _check_host(host)
+        self._base_url_cache = checked
+        return checked
+
     def _headers(
-        self, operation: Operation, url: str, extra: Optional[Mapping[str, str]]
+        self, operation: Operation, extra: Optional[Mapping[str, str]]
     ) -> Tuple[Dict[str, str], Optional[Tuple[str, str]]]:
         """Return the request headers and the (scheme, key) that they carry, if any."""
         headers = dict(self.default_headers)
         if operation.accept:
-            headers["Accept"] = operation.accept
+            _put_header(headers, "Accept", operation.accept)
         if self.cookie:
-            headers["Cookie"] = self.cookie
+            _put_header(headers, "Cookie", self.cookie)
         for name, value in (extra or {}).items():
-            _check_header(name, value, secret=name.lower() in _redact.SECRET_HEADERS)
-            headers[name] = value
+            _check_header(name, value, secret=_is_secret_header(name))
+            _put_header(headers, name, value)
 
         sent_credential = None
-        credentials = self.configuration.credentials_for(operation.auth)
-        for scheme, header_name, key, value in credentials:
+        for scheme, header_name, key, value in self.configuration.credentials_for(operation.auth):
             _check_api_key(scheme, value)
-            headers[header_name] = value
+            _put_header(headers, header_name, value)
             sent_credential = (scheme, key)
-        if sent_credential is not None:
-            self._warn_if_plain_http(url)
         return headers, sent_credential
 
-    def _body(self, operation: Operation, arguments: Mapping[str, Any]) -> Optional[bytes]:
+    def _body(self, operation: Operation, arguments: Mapping[str, Any]) -> Tuple[Optional[bytes], Tuple[str, ...]]:
+        """Return the serialized body and the secret values it carries, such as a password."""
         for param in operation.params:
             if param.location != "body":
                 continue
             value = arguments.get(param.name)
             if value is None:
-                return None
+                return None, ()
             if isinstance(value, dict):
                 value = _model_from_argument(operation, param, value)
-            return value.to_json().encode("utf-8")
-        return None
+            try:
+                document = value.to_json()
+                secrets = _secret_values(value.to_dict())
+            except ValueError as exc:
+                # pydantic cannot write lone surrogates or very deep values.
+                raise ApiValueError(
+                    f"{operation.operation_id}: argument {param.name!r} cannot be written as JSON "
+                    f"({type(exc).__name__})"
+                ) from None
+            return document.encode("utf-8"), secrets
+        return None, ()
 
-    def _warn_if_plain_http(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http" or parts.hostname is None:
+    def _warn_if_plain_http(self) -> None:
+        base = self._base_url()
+        if base.scheme != "http" or _is_loopback(base.hostname):
             return
-        if _is_loopback(parts.hostname) or parts.hostname in self._warned_plain_http_hosts:
-            return
-        self._warned_plain_http_hosts.add(parts.hostname)
+        with self._warned_lock:
+            if base.hostname in self._warned_plain_http_hosts:
+                return
+            self._warned_plain_http_hosts.add(base.hostname)
         logger.warning(
             "Sending an API key over plain HTTP to %s; anyone on the network path can read it. "
             "Use an https:// host.",
-            parts.hostname,
+            base.hostname,
         )
 
     # Reading the answer.
 
-    def _read_response(self, operation: Operation, raw: RawResponse) -> ClientResponse:
+    def _read_response(self, operation: Operation, raw: RawResponse, secrets: Tuple[str, ...]) -> ClientResponse:
         if self.configuration.debug:
-            _log_response(operation, raw)
+            _log_response(operation, raw, secrets)
         if not 200 <= raw.status <= 299:
             raise ApiException.from_response(
                 status=raw.status,
@@ -281,6 +323,7 @@ class ApiClientBase:
                 body=raw.body,
                 data=_error_model(operation, raw),
                 operation_id=operation.operation_id,
+                secrets=secrets,
             )
 
         # A 2xx the spec does not list is read with the schema of the 200.
@@ -317,8 +360,12 @@ def _loads_strict_json(text: Any) -> Any:
 
 
 def _may_have_taken_effect(exc: BaseException) -> bool:
+    """Tell whether the server may have acted on a request that raised `exc`."""
     if isinstance(exc, TransportError):
         return exc.request_sent
+    # A 4xx is a definite refusal; a 5xx, 1xx or 3xx says nothing certain.
+    if isinstance(exc, ApiException):
+        return exc.status is None or not 400 <= exc.status <= 499
     return True
 
 
@@ -348,32 +395,113 @@ def _checked_argument(operation: Operation, param: Param, value: Any) -> Any:
 
 
 def _model_from_argument(operation: Operation, param: Param, value: Dict[str, Any]) -> pydantic.BaseModel:
+    model = param.kind
+    known = set(model.model_fields)
+    known.update(field.alias for field in model.model_fields.values() if field.alias)
+    unknown = sorted(str(name) for name in value if name not in known)
+    if unknown:
+        # pydantic would drop them silently, and a misspelled field would
+        # send an empty body.
+        raise ApiValueError(
+            f"{operation.operation_id}: argument {param.name!r} has fields that "
+            f"{model.__name__} does not have: {', '.join(unknown)[:200]}"
+        )
     try:
-        return param.kind.model_validate(value)
+        return model.model_validate(value)
     except pydantic.ValidationError as exc:
         raise ApiValueError(
-            f"{operation.operation_id}: argument {param.name!r}: {describe_validation_error(param.kind, exc)}"
+            f"{operation.operation_id}: argument {param.name!r}: {describe_validation_error(model, exc)}"
         ) from exc
 
 
-def _to_wire_text(value: Any) -> str:
+def _to_wire_text(operation: Operation, param: Param, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        # int() drops a subclass's own __str__, which could write "..".
+        try:
+            return str(int(value))
+        except ValueError:
+            raise ApiValueError(
+                f"{operation.operation_id}: argument {param.name!r} has too many digits"
+            ) from None
     return str(value)
 
 
+def _put_header(headers: Dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing one of the same name in another letter case."""
+    lowered = name.lower()
+    for existing in [key for key in headers if key.lower() == lowered and key != name]:
+        del headers[existing]
+    headers[name] = value
+
+
+def _is_secret_header(name: Any) -> bool:
+    return isinstance(name, str) and name.lower() in _redact.SECRET_HEADERS
+
+
+def _secret_values(document: Any) -> Tuple[str, ...]:
+    """Return the string values of secret fields at the top level of a JSON object."""
+    if not isinstance(document, dict):
+        return ()
+    return tuple(
+        value for name, value in document.items() if name in _redact.SECRET_BODY_FIELDS and isinstance(value, str)
+    )
+
+
+class _BaseUrl(NamedTuple):
+    host: str
+    """Configuration.host as given."""
+    base: str
+    """The URL that paths are appended to."""
+    scheme: str
+    hostname: str
+
+
+def _check_host(host: Any) -> _BaseUrl:
+    """Check Configuration.host; messages never show a user name or password in it."""
+    if not isinstance(host, str):
+        raise ApiTypeError(f"Configuration.host must be a str, got {type(host).__name__} {repr(host)[:60]}")
+    try:
+        parsed = urllib3.util.parse_url(host)
+    except urllib3.exceptions.LocationParseError:
+        raise ApiValueError(f"Configuration.host is not a valid URL: {_display_host(host)!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ApiValueError(
+            f"Configuration.host must be an http:// or https:// URL with a host name, got {_display_host(host)!r}"
+        )
+    if parsed.auth:
+        raise ApiValueError("Configuration.host must not contain a user name or password")
+    if parsed.query is not None or parsed.fragment is not None:
+        raise ApiValueError(
+            f"Configuration.host must not contain a query or fragment, got {_display_host(host)!r}"
+        )
+    return _BaseUrl(host=host, base=host.rstrip("/"), scheme=parsed.scheme, hostname=parsed.host.strip("[]"))
+
+
+def _display_host(host: str) -> str:
+    """Return `host` without any user name or password, for messages."""
+    scheme, separator, rest = host.partition("://")
+    if not separator:
+        return host[:100]
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}://{authority}{slash}{path}"[:100]
+
+
 def _check_header(name: Any, value: Any, *, secret: bool) -> None:
-    if not isinstance(name, str) or not name or any(c in name for c in _FORBIDDEN_HEADER_CHARACTERS + (":", " ")):
-        raise ApiValueError(f"invalid header name {name!r}")
+    if not isinstance(name, str) or not _TOKEN_PATTERN.fullmatch(name):
+        shown = _redact.scrub(repr(name)[:60])
+        raise ApiValueError(f"invalid header name {shown}: use letters, digits and !#$%&'*+-.^_`|~")
     if not isinstance(value, str):
         raise ApiTypeError(f"header {name!r} must have a str value, got {type(value).__name__}")
-    shown = "" if secret else f" {value!r}"
+    shown = "" if secret else f" {value[:60]!r}"
     if any(c in value for c in _FORBIDDEN_HEADER_CHARACTERS):
         raise ApiValueError(f"header {name!r} value{shown} contains a CR, LF or NUL character")
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ApiValueError(f"header {name!r} value{shown} has characters outside Latin-1") from None
+    # Checked without try/except, so no exception holding the value is chained.
+    if not all(ord(c) < 256 for c in value):
+        raise ApiValueError(f"header {name!r} value{shown} has characters outside Latin-1")
 
 
 def _check_api_key(scheme: str, value: Any) -> None:
@@ -388,6 +516,7 @@ def _check_api_key(scheme: str, value: Any) -> None:
 
 
 def _is_loopback(hostname: str) -> bool:
+    """Tell whether `hostname` names this machine; a name other than localhost is not resolved."""
     if hostname.lower() in _LOOPBACK_NAMES:
         return True
     try:
@@ -420,9 +549,10 @@ def _decoded_json_text(operation: Operation, raw: RawResponse) -> Any:
     try:
         return raw.body.decode(charset)
     except LookupError as exc:
-        raise _invalid(operation, raw, f"unknown charset {charset!r}") from exc
-    except UnicodeDecodeError as exc:
-        raise _invalid(operation, raw, f"the body is not valid {charset}") from exc
+        raise _invalid(operation, raw, f"unknown charset {_redact.scrub(charset)!r}") from exc
+    except UnicodeError as exc:
+        # UnicodeDecodeError, and the plain UnicodeError of codecs such as "undefined".
+        raise _invalid(operation, raw, f"the body is not valid {_redact.scrub(charset)}") from exc
 
 
 def codecs_name(charset: str) -> Optional[str]:
@@ -454,34 +584,37 @@ def _invalid(operation: Operation, raw: RawResponse, problem: str) -> InvalidRes
     )
 
 
-def _log_request(operation: Operation, headers: Mapping[str, str], body: Optional[bytes]) -> None:
+def _log_request(
+    operation: Operation, headers: Mapping[str, str], body: Optional[bytes], secrets: Tuple[str, ...]
+) -> None:
     logger.debug(
         "%s request: %s %s headers=%s body=%s",
         operation.operation_id,
         operation.method,
         operation.path,
-        _redact.redact_headers(headers),
-        _redacted_body(body, ()),
+        _redact.redact_headers(headers, secrets),
+        _redacted_body(body, (), secrets),
     )
 
 
-def _log_response(operation: Operation, raw: RawResponse) -> None:
+def _log_response(operation: Operation, raw: RawResponse, secrets: Tuple[str, ...]) -> None:
     secret_fields = ("detail",) if operation.returns_api_key else ()
     logger.debug(
-        "%s answer: HTTP %d headers=%s body=%s",
+        "%s answer: HTTP %d %s headers=%s body=%s",
         operation.operation_id,
         raw.status,
-        _redact.redact_headers(raw.headers),
-        _redacted_body(raw.body, secret_fields),
+        _redact.scrub(raw.reason, secrets),
+        _redact.redact_headers(raw.headers, secrets),
+        _redacted_body(raw.body, secret_fields, secrets),
     )
 
 
-def _redacted_body(body: Optional[bytes], secret_fields: Tuple[str, ...]) -> str:
+def _redacted_body(body: Optional[bytes], secret_fields: Tuple[str, ...], secrets: Tuple[str, ...]) -> str:
     if not body:
         return "<empty>"
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):
         return f"<{len(body)} bytes, not JSON>"
-    shown = json.dumps(_redact.redact_json(document, secret_fields))
-    return _redact.scrub(shown)
+    shown = json.dumps(_redact.redact_json(document, secret_fields, secrets))
+    return _redact.scrub(shown, secrets)

@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import math
 import os
+import stat
 import threading
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -20,6 +21,8 @@ from litepolis_client._retry import RetryPolicy
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# Upper bound of a timeout: a week. Sockets reject much larger values.
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 # One connection per thread for up to this many threads sharing a client
 # without urllib3 discarding connections ("Connection pool is full").
 DEFAULT_CONNECTION_POOL_MAXSIZE = 32
@@ -69,8 +72,15 @@ class Timeout:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ApiValueError(f"Timeout.{name} must be a number of seconds or None, got {value!r}")
-            if not math.isfinite(value) or value <= 0:
-                raise ApiValueError(f"Timeout.{name} must be a finite number of seconds > 0, got {value!r}")
+            try:
+                seconds = float(value)
+            except OverflowError:
+                seconds = math.inf
+            if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT_SECONDS:
+                raise ApiValueError(
+                    f"Timeout.{name} must be more than 0 and at most {MAX_TIMEOUT_SECONDS:.0f} seconds, "
+                    f"got {value!r}; use None to wait forever"
+                )
 
     @classmethod
     def disabled(cls) -> "Timeout":
@@ -99,6 +109,39 @@ def to_timeout(value: Any) -> Timeout:
         f"unsupported timeout {value!r}: pass seconds as a number, a "
         "(connect, read) tuple, a Timeout, or None to wait forever"
     )
+
+
+# A key file is a UUID and a newline; anything much larger is the wrong file.
+MAX_KEY_FILE_BYTES = 4096
+
+
+def read_key_file(path: str) -> str:
+    """Return the first line of a key file, stripped; raise ApiValueError naming the file.
+
+    No message or chained exception contains the file's content.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise ApiValueError(f"cannot read the API key file {path!r}: {exc.strerror}") from None
+    # A FIFO would block and a device could be endless.
+    if not stat.S_ISREG(status.st_mode):
+        raise ApiValueError(f"the API key file {path!r} is not a regular file")
+    if status.st_size > MAX_KEY_FILE_BYTES:
+        raise ApiValueError(f"the API key file {path!r} is larger than {MAX_KEY_FILE_BYTES} bytes")
+
+    try:
+        with open(path, "rb") as key_file:
+            content = key_file.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ApiValueError(f"cannot read the API key file {path!r}: {exc.strerror}") from None
+    line = content.split(b"\n", 1)[0].strip()
+    if not line:
+        raise ApiValueError(f"the API key file {path!r} is empty")
+    # Checked without decoding errors, whose messages quote the bytes.
+    if not line.isascii():
+        raise ApiValueError(f"the API key file {path!r} holds characters that are not ASCII")
+    return line.decode("ascii")
 
 
 class ConfigurationBase:
@@ -267,21 +310,7 @@ class ConfigurationBase:
         path = os.environ.get(ENV_API_KEY_FILE)
         if not path:
             return {}
-        try:
-            with open(path, encoding="utf-8") as key_file:
-                key = key_file.readline().strip()
-        except OSError as exc:
-            raise ApiValueError(
-                f"cannot read the API key file {path!r} named by {ENV_API_KEY_FILE}: {exc.strerror}"
-            ) from None
-        except UnicodeDecodeError:
-            # The message of a UnicodeDecodeError quotes bytes of the file.
-            raise ApiValueError(
-                f"the API key file {path!r} named by {ENV_API_KEY_FILE} is not UTF-8 text"
-            ) from None
-        if not key:
-            raise ApiValueError(f"the API key file {path!r} named by {ENV_API_KEY_FILE} is empty")
-        return {scheme: key}
+        return {scheme: read_key_file(path)}
 
     def credentials_for(self, schemes: Tuple[str, ...]) -> List[Tuple[str, str, str, str]]:
         """Return (scheme, header name, key, header value) for each scheme that has a key."""
@@ -364,6 +393,16 @@ class ConfigurationBase:
                 setattr(clone, name, value)
             else:
                 setattr(clone, name, copy.deepcopy(value, memo))
+        return clone
+
+    def __copy__(self) -> "ConfigurationBase":
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        # The key dicts are mutable; a copy must not share them.
+        clone.api_key = dict(self.api_key)
+        clone.api_key_prefix = dict(self.api_key_prefix)
+        clone.proxy_headers = dict(self.proxy_headers)
+        clone._key_lock = threading.Lock()
         return clone
 
     def __getstate__(self) -> Dict[str, Any]:

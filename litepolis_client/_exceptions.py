@@ -32,9 +32,9 @@ the operation and the failure, never header values or request bodies.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
-from litepolis_client._redact import describe_error_body
+from litepolis_client._redact import describe_error_body, scrub
 
 __all__ = [
     "ApiAttributeError",
@@ -155,6 +155,7 @@ class ApiException(LitePolisError):
         data: Any = None,
         headers: Optional[Mapping[str, str]] = None,
         operation_id: Optional[str] = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         if http_resp is not None:
             status = status if status is not None else http_resp.status
@@ -168,7 +169,9 @@ class ApiException(LitePolisError):
         self.body = body
         self.data = data
         self.operation_id = operation_id
-        super().__init__(self._message())
+        # Built once: `secrets` (what the client sent) are not kept.
+        self._text = self._message(tuple(secrets))
+        super().__init__(self._text)
 
     @classmethod
     def from_response(
@@ -180,8 +183,9 @@ class ApiException(LitePolisError):
         body: Optional[bytes],
         data: Any = None,
         operation_id: Optional[str] = None,
+        secrets: Iterable[str] = (),
     ) -> "ApiException":
-        """Build the subclass that matches `status`."""
+        """Build the subclass that matches `status`; `secrets` are kept out of the message."""
         exception_class = _STATUS_EXCEPTIONS.get(status)
         if exception_class is None:
             exception_class = ServiceException if 500 <= status <= 599 else ApiException
@@ -192,20 +196,20 @@ class ApiException(LitePolisError):
             data=data,
             headers=headers,
             operation_id=operation_id,
+            secrets=secrets,
         )
 
-    def _message(self) -> str:
-        parts = [f"HTTP {self.status}"]
+    def _message(self, secrets: tuple[str, ...]) -> str:
+        message = f"HTTP {self.status}"
         if self.reason:
-            parts.append(str(self.reason))
-        message = " ".join(parts)
+            message += " " + scrub(str(self.reason), secrets)
         if self.operation_id:
             message = f"{self.operation_id} failed: {message}"
-        detail = describe_error_body(self.body)
+        detail = describe_error_body(self.body, secrets)
         return f"{message}: {detail}" if detail else message
 
     def __str__(self) -> str:
-        return self._message()
+        return self._text
 
 
 class BadRequestException(ApiException):

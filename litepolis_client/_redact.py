@@ -17,8 +17,9 @@ REDACTED = "[REDACTED]"
 # Header names compared in lower case.
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 
-# JSON fields that carry a password or, in a key-issuing answer, a key.
-SECRET_BODY_FIELDS = frozenset({"password", "api_key", "key", "token"})
+# JSON fields that carry a password or a key, and "input", where FastAPI's
+# validation errors echo what the client sent (a password included).
+SECRET_BODY_FIELDS = frozenset({"password", "api_key", "key", "token", "input"})
 
 # Error bodies are summarized in messages up to this many characters.
 MAX_DESCRIPTION_CHARS = 200
@@ -28,38 +29,59 @@ _UUID_PATTERN = re.compile(
 )
 
 
+# Secrets shorter than this are not searched for: replacing "a" everywhere
+# would garble messages and protect nothing.
+MIN_SECRET_CHARS = 4
+
+# Nesting beyond this depth is summarized instead of redacted item by item.
+MAX_REDACT_DEPTH = 32
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return `text` with every UUID-shaped token and every given secret replaced."""
+    """Return `text` with every UUID-shaped token and every given secret replaced.
+
+    Control characters (terminal escapes included) become "?", so text
+    from a server cannot rewrite a log line or a terminal.
+    """
     for secret in secrets:
-        if secret:
+        if isinstance(secret, str) and len(secret) >= MIN_SECRET_CHARS:
             text = text.replace(secret, REDACTED)
-    return _UUID_PATTERN.sub(REDACTED, text)
+    text = _UUID_PATTERN.sub(REDACTED, text)
+    if not text.isprintable():
+        text = "".join(character if character.isprintable() else "?" for character in text)
+    return text
 
 
-def redact_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of `headers` with the values of credential headers replaced."""
+def redact_headers(headers: Mapping[str, Any], secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """Return a copy of `headers` with credential values replaced and the rest scrubbed."""
+    secrets = tuple(secrets)
     return {
-        name: REDACTED if name.lower() in SECRET_HEADERS else value
+        name: REDACTED if name.lower() in SECRET_HEADERS else scrub(str(value), secrets)
         for name, value in headers.items()
     }
 
 
-def redact_json(value: Any, extra_fields: Iterable[str] = ()) -> Any:
+def redact_json(value: Any, extra_fields: Iterable[str] = (), secrets: Iterable[str] = ()) -> Any:
     """Return a copy of decoded JSON with secret fields replaced at any depth."""
-    fields = SECRET_BODY_FIELDS.union(extra_fields)
+    return _redact_json(value, SECRET_BODY_FIELDS.union(extra_fields), tuple(secrets), depth=0)
+
+
+def _redact_json(value: Any, fields: frozenset[str], secrets: tuple[str, ...], depth: int) -> Any:
+    if depth > MAX_REDACT_DEPTH and isinstance(value, (dict, list)):
+        return f"<{type(value).__name__} nested deeper than {MAX_REDACT_DEPTH}>"
     if isinstance(value, dict):
         return {
-            name: REDACTED if name in fields else redact_json(item, fields)
+            name: REDACTED if name in fields else _redact_json(item, fields, secrets, depth + 1)
             for name, item in value.items()
         }
     if isinstance(value, list):
-        return [redact_json(item, fields) for item in value]
+        return [_redact_json(item, fields, secrets, depth + 1) for item in value]
     if isinstance(value, str):
-        return scrub(value)
+        return scrub(value, secrets)
     return value
 
 
-def describe_error_body(body: Optional[bytes]) -> str:
+def describe_error_body(body: Optional[bytes], secrets: Iterable[str] = ()) -> str:
     """Summarize an error body in one short, secret-free line.
 
     A JSON ``detail`` string is shown as it is; FastAPI's validation errors
@@ -68,29 +90,33 @@ def describe_error_body(body: Optional[bytes]) -> str:
     """
     if not body:
         return ""
+    secrets = tuple(secrets)
 
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return _describe_text(body)
+    except (ValueError, RecursionError):
+        return _describe_text(body, secrets)
 
     detail = document.get("detail") if isinstance(document, dict) else None
     if isinstance(detail, str):
-        return _shorten(scrub(detail))
+        return _shorten(scrub(detail, secrets))
     if isinstance(detail, list):
-        return _shorten("; ".join(_describe_validation_error(item) for item in detail))
+        return _shorten("; ".join(_describe_validation_error(item, secrets) for item in detail[:10]))
     return ""
 
 
-def _describe_validation_error(item: Any) -> str:
+def _describe_validation_error(item: Any, secrets: tuple[str, ...]) -> str:
     if not isinstance(item, dict):
         return "invalid request"
-    location = ".".join(str(part) for part in item.get("loc", []) if isinstance(part, (str, int)))
+    parts = item.get("loc")
+    if not isinstance(parts, list):
+        parts = []
+    location = ".".join(str(part) for part in parts if isinstance(part, (str, int)) and not isinstance(part, bool))
     message = item.get("msg") if isinstance(item.get("msg"), str) else "invalid"
-    return scrub(f"{location}: {message}" if location else message)
+    return scrub(f"{location}: {message}" if location else message, secrets)
 
 
-def _describe_text(body: bytes) -> str:
+def _describe_text(body: bytes, secrets: tuple[str, ...]) -> str:
     try:
         text = body.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -98,7 +124,7 @@ def _describe_text(body: bytes) -> str:
     # Short plain text such as "Internal Server Error" is shown; markup is not.
     if len(text) > MAX_DESCRIPTION_CHARS or not text.isprintable() or "<" in text:
         return f"{len(body)} bytes of non-JSON text"
-    return scrub(text)
+    return scrub(text, secrets)
 
 
 def _shorten(text: str) -> str:

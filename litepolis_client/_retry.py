@@ -17,6 +17,8 @@ DEFAULT_BACKOFF_INITIAL_SECONDS = 0.5
 DEFAULT_BACKOFF_MAX_SECONDS = 8.0
 DEFAULT_RETRY_AFTER_MAX_SECONDS = 30.0
 DEFAULT_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Upper bound of every delay setting: a day. Longer waits are mistakes.
+MAX_DELAY_SECONDS = 24 * 3600.0
 
 # Tests replace these two to control time instead of waiting.
 sleep: Callable[[float], None] = time.sleep
@@ -82,10 +84,22 @@ class RetryPolicy:
         for name in ("backoff_initial", "backoff_max", "retry_after_max"):
             value = getattr(self, name)
             if not _is_non_negative_number(value):
-                raise ApiValueError(f"RetryPolicy.{name} must be a finite number of seconds >= 0, got {value!r}")
+                raise ApiValueError(f"RetryPolicy.{name} must be a number of seconds from 0 to {MAX_DELAY_SECONDS:.0f}, got {value!r}")
         if not _is_non_negative_number(self.jitter) or self.jitter > 1:
             raise ApiValueError(f"RetryPolicy.jitter must be between 0 and 1, got {self.jitter!r}")
-        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
+        if self.on_retry is not None and not callable(self.on_retry):
+            raise ApiValueError(f"RetryPolicy.on_retry must be callable or None, got {type(self.on_retry).__name__}")
+        try:
+            statuses = frozenset(self.retry_statuses)
+        except TypeError:
+            raise ApiValueError(
+                f"RetryPolicy.retry_statuses must be a set of HTTP statuses, got {self.retry_statuses!r}"
+            ) from None
+        if not all(isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599 for status in statuses):
+            raise ApiValueError(
+                f"RetryPolicy.retry_statuses must hold ints from 100 to 599, got {sorted(statuses, key=str)!r}"
+            )
+        object.__setattr__(self, "retry_statuses", statuses)
 
     @classmethod
     def disabled(cls) -> "RetryPolicy":
@@ -94,7 +108,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Return the seconds to wait after failed attempt number `attempt`."""
-        delay = min(self.backoff_max, self.backoff_initial * (2 ** (attempt - 1)))
+        # The exponent is capped so that thousands of attempts cannot overflow.
+        delay = min(self.backoff_max, self.backoff_initial * 2.0 ** min(attempt - 1, 64))
         return delay * (1 - self.jitter * random.random())
 
     def retry_after(self, header: Optional[str]) -> Optional[float]:
@@ -122,4 +137,8 @@ class RetryPolicy:
 def _is_non_negative_number(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return math.isfinite(value) and value >= 0
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and 0 <= number <= MAX_DELAY_SECONDS

@@ -12,7 +12,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import urllib3
 from urllib3 import exceptions as urllib3_errors
@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 # Bytes asked for per read; a read returns what one receive brings.
 READ_CHUNK_BYTES = 64 * 1024
+# Longer Content-Length values are ignored as nonsense; the running count
+# still enforces the limit.
+MAX_CONTENT_LENGTH_DIGITS = 18
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,7 +269,7 @@ def _build_pool_manager(configuration: "ConfigurationBase") -> urllib3.PoolManag
         "maxsize": configuration.connection_pool_maxsize,
         "cert_reqs": ssl.CERT_REQUIRED if configuration.verify_ssl else ssl.CERT_NONE,
         "ca_certs": configuration.ssl_ca_cert,
-        "ca_cert_data": configuration.ca_cert_data,
+        "ca_cert_data": _pem_text(configuration.ca_cert_data),
         "cert_file": configuration.cert_file,
         "key_file": configuration.key_file,
     }
@@ -288,13 +291,21 @@ def _build_pool_manager(configuration: "ConfigurationBase") -> urllib3.PoolManag
     return manager
 
 
+def _pem_text(data: Any) -> Any:
+    # ssl reads str as PEM but bytes as DER; PEM given as bytes must become str.
+    if isinstance(data, bytes) and data.lstrip().startswith(b"-----BEGIN"):
+        return data.decode("ascii", errors="replace")
+    return data
+
+
 def _declared_length(response: urllib3.BaseHTTPResponse) -> Optional[int]:
     # With a Content-Encoding the header counts compressed bytes, not what
     # the limit counts, so only the running count applies.
     if response.headers.get("Content-Encoding"):
         return None
-    value = response.headers.get("Content-Length")
-    if value is None or not value.strip().isdigit():
+    value = response.headers.get("Content-Length", "").strip()
+    # ASCII digits only: isdigit() also accepts "²", which int() rejects.
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_CONTENT_LENGTH_DIGITS:
         return None
     return int(value)
 
@@ -316,12 +327,7 @@ def _translate_send_error(exc: Exception, operation_id: str) -> TransportError:
             request_sent=False,
         )
     if isinstance(exc, urllib3_errors.SSLError):
-        return TLSError(
-            f"{operation_id}: TLS failed ({_reason(exc)}); check the server certificate "
-            "or set Configuration.ssl_ca_cert to the CA that signed it",
-            operation_id=operation_id,
-            request_sent=False,
-        )
+        return _tls_error(exc, operation_id)
     if isinstance(exc, urllib3_errors.ReadTimeoutError):
         return ReadTimeoutError(
             f"{operation_id}: no answer within the read timeout",
@@ -331,6 +337,45 @@ def _translate_send_error(exc: Exception, operation_id: str) -> TransportError:
         f"{operation_id}: the connection failed before the answer arrived ({_reason(exc)})",
         operation_id=operation_id,
     )
+
+
+def _tls_error(exc: Exception, operation_id: str) -> TLSError:
+    verification = _find_cause(exc, ssl.SSLCertVerificationError)
+    if verification is None:
+        # A TLS failure after the handshake may come after the request was
+        # written, so the request may have reached the server.
+        return TLSError(f"{operation_id}: TLS failed ({_reason(exc)})", operation_id=operation_id)
+
+    # Verification fails during the handshake, before any request byte.
+    message = verification.verify_message or "certificate verify failed"
+    if "mismatch" in message or "Hostname" in message:
+        advice = (
+            "the certificate is for another host name: connect by a name the certificate "
+            "lists, or set Configuration.tls_server_name"
+        )
+    else:
+        advice = "set Configuration.ssl_ca_cert to the CA that signed the server certificate"
+    return TLSError(
+        f"{operation_id}: TLS certificate verification failed ({message}); {advice}",
+        operation_id=operation_id,
+        request_sent=False,
+    )
+
+
+def _find_cause(exc: BaseException, kind: type) -> Any:
+    """Return the first exception of `kind` in the cause and context chain of `exc`."""
+    seen = 0
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 10:
+        if isinstance(current, kind):
+            return current
+        inner = getattr(current, "reason", None)
+        if isinstance(inner, BaseException) and inner is not current:
+            current = inner
+        else:
+            current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 def _translate_read_error(

@@ -83,9 +83,12 @@ class APIKeysApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.update_usertoken_api_v1_secure_users_renew_put_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _UPDATE_USERTOKEN_API_V1_SECURE_USERS_RENEW_PUT,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def update_usertoken_api_v1_secure_users_renew_put_with_http_info(

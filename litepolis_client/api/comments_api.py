@@ -150,10 +150,13 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.create_comment_api_v1_secure_comments_post_with_http_info(
-            comment_model,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _CREATE_COMMENT_API_V1_SECURE_COMMENTS_POST,
+            {
+                "comment_model": comment_model,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_comment_api_v1_secure_comments_post_with_http_info(
@@ -197,10 +200,13 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.delete_comment_api_v1_secure_comments_cid_delete_with_http_info(
-            cid,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _DELETE_COMMENT_API_V1_SECURE_COMMENTS_CID_DELETE,
+            {
+                "cid": cid,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def delete_comment_api_v1_secure_comments_cid_delete_with_http_info(
@@ -250,12 +256,15 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_comments_api_v1_secure_comments_cid_get_with_http_info(
-            cid,
-            random,
-            moderated,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_COMMENTS_API_V1_SECURE_COMMENTS_CID_GET,
+            {
+                "cid": cid,
+                "random": random,
+                "moderated": moderated,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_comments_api_v1_secure_comments_cid_get_with_http_info(
@@ -305,10 +314,13 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_comments_for_moderation_api_v1_secure_comments_cid_moderate_get_with_http_info(
-            cid,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_COMMENTS_FOR_MODERATION_API_V1_SECURE_COMMENTS_CID_MODERATE_GET,
+            {
+                "cid": cid,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_comments_for_moderation_api_v1_secure_comments_cid_moderate_get_with_http_info(
@@ -354,10 +366,13 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.update_comment_api_v1_secure_comments_put_with_http_info(
-            comment_model,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _UPDATE_COMMENT_API_V1_SECURE_COMMENTS_PUT,
+            {
+                "comment_model": comment_model,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def update_comment_api_v1_secure_comments_put_with_http_info(

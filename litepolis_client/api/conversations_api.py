@@ -147,10 +147,13 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.create_conversation_api_v1_secure_conversations_post_with_http_info(
-            conversation_model,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _CREATE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_POST,
+            {
+                "conversation_model": conversation_model,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_conversation_api_v1_secure_conversations_post_with_http_info(
@@ -194,10 +197,13 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.delete_conversation_api_v1_secure_conversations_cid_delete_with_http_info(
-            cid,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _DELETE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_CID_DELETE,
+            {
+                "cid": cid,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def delete_conversation_api_v1_secure_conversations_cid_delete_with_http_info(
@@ -241,9 +247,12 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_all_conversations_api_v1_secure_conversations_all_get_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_ALL_CONVERSATIONS_API_V1_SECURE_CONVERSATIONS_ALL_GET,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_all_conversations_api_v1_secure_conversations_all_get_with_http_info(
@@ -287,10 +296,13 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_conversation_api_v1_secure_conversations_cid_get_with_http_info(
-            cid,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_CONVERSATION_API_V1_SECURE_CONVERSATIONS_CID_GET,
+            {
+                "cid": cid,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_conversation_api_v1_secure_conversations_cid_get_with_http_info(
@@ -336,10 +348,13 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.update_conversation_api_v1_secure_conversations_put_with_http_info(
-            conversation_model,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _UPDATE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_PUT,
+            {
+                "conversation_model": conversation_model,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def update_conversation_api_v1_secure_conversations_put_with_http_info(

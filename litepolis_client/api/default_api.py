@@ -65,9 +65,12 @@ class DefaultApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_testroute_api_v1_public_get_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_TESTROUTE_API_V1_PUBLIC_GET,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_testroute_api_v1_public_get_with_http_info(

@@ -194,10 +194,13 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.create_userprofile_api_v1_secure_users_profile_post_with_http_info(
-            user_profile,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _CREATE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_POST,
+            {
+                "user_profile": user_profile,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def create_userprofile_api_v1_secure_users_profile_post_with_http_info(
@@ -239,9 +242,12 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.delete_userprofile_api_v1_secure_users_profile_delete_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _DELETE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_DELETE,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def delete_userprofile_api_v1_secure_users_profile_delete_with_http_info(
@@ -283,9 +289,12 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_testroute_api_v1_secure_get_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_TESTROUTE_API_V1_SECURE_GET,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_testroute_api_v1_secure_get_with_http_info(
@@ -329,10 +338,13 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_userauth_api_v1_secure_users_auth_post_with_http_info(
-            user_profile,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_USERAUTH_API_V1_SECURE_USERS_AUTH_POST,
+            {
+                "user_profile": user_profile,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_userauth_api_v1_secure_users_auth_post_with_http_info(
@@ -376,9 +388,12 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_userprofile_api_v1_secure_users_profile_get_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_USERPROFILE_API_V1_SECURE_USERS_PROFILE_GET,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_userprofile_api_v1_secure_users_profile_get_with_http_info(
@@ -420,9 +435,12 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.get_userrole_api_v1_secure_users_role_get_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _GET_USERROLE_API_V1_SECURE_USERS_ROLE_GET,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def get_userrole_api_v1_secure_users_role_get_with_http_info(
@@ -466,10 +484,13 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.update_userprofile_api_v1_secure_users_profile_put_with_http_info(
-            user_profile,
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _UPDATE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_PUT,
+            {
+                "user_profile": user_profile,
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def update_userprofile_api_v1_secure_users_profile_put_with_http_info(
@@ -531,9 +552,12 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.update_usertoken_api_v1_secure_users_renew_put_with_http_info(
-            _request_timeout=_request_timeout,
-            _headers=_headers,
+        return self.api_client.call(
+            _UPDATE_USERTOKEN_API_V1_SECURE_USERS_RENEW_PUT,
+            {
+            },
+            request_timeout=_request_timeout,
+            headers=_headers,
         ).data
 
     def update_usertoken_api_v1_secure_users_renew_put_with_http_info(

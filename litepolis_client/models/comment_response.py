@@ -19,6 +19,7 @@ from typing import Union
 from typing_extensions import Self
 
 from litepolis_client._exceptions import ApiValueError
+from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, scrub
 from litepolis_client._validation import describe_validation_error
 
 
@@ -38,14 +39,34 @@ class CommentResponse(BaseModel):
     model_config = ConfigDict(
         # Error messages show where and why, never the value: it can be a key.
         hide_input_in_errors=True,
+        # NaN and Infinity in an untyped field are written back as read, not as null.
+        ser_json_inf_nan="constants",
         populate_by_name=True,
         validate_assignment=True,
         protected_namespaces=(),
     )
 
+    def __repr_args__(self) -> Any:
+        # Passwords and echoed input are hidden by field name.
+        for name, value in super().__repr_args__():
+            yield name, (REDACTED if name in SECRET_BODY_FIELDS and value is not None else value)
+
+    def __repr__(self) -> str:
+        # API keys are UUIDs; scrub() hides them wherever they appear.
+        return scrub(super().__repr__())
+
+    def __str__(self) -> str:
+        return scrub(super().__str__())
+
     def to_str(self) -> str:
-        """Return the fields that were set, pretty-printed."""
-        return pprint.pformat(self.to_dict())
+        """Return the fields that were set, pretty-printed, with keys and passwords hidden."""
+        return scrub(pprint.pformat(self.__repr_dict()))
+
+    def __repr_dict(self) -> Dict[str, Any]:
+        return {
+            name: REDACTED if name in SECRET_BODY_FIELDS and value is not None else value
+            for name, value in self.to_dict().items()
+        }
 
     def to_json(self) -> str:
         """Return the JSON document of the fields that were set."""
