@@ -157,6 +157,7 @@ def test_reprs_show_no_secret(server):
 def test_testing_all_is_pinned():
     assert litepolis_client.testing.__all__ == [
         "ROLES",
+        "RecordedRequest",
         "SeededUser",
         "StandInServer",
         "StandInState",

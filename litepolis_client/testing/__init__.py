@@ -10,23 +10,29 @@ Usage::
         # Point the client at server.url and send alice.key as X-API-Key.
 
 The stand-in keeps its data in memory and follows the LitePolis v1 contract
-as its source intends it. It needs the ``testing`` extra::
+as its source intends it. Tests read its data back (``users()``,
+``conversations()``, ``comments()``, ``live_keys()``), see the requests it
+received (``requests``), and inject faults: error responses (``fail_next``),
+connections closed without a response (``drop_next``, ``drop_next_renewal``),
+delays (``delay``), and quirks of the original server (``quirks=``,
+``enable_quirk``). It needs the ``testing`` extra::
 
     pip install 'litepolis-client[testing]'
 
-With the extra installed, pytest gets the fixture ``litepolis_server`` from
-:mod:`litepolis_client.testing.pytest_plugin`.
+With the extra installed, pytest gets the fixtures ``litepolis_server`` and
+``litepolis_server_factory`` from :mod:`litepolis_client.testing.pytest_plugin`.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._app import ROLES, SeededUser, StandInState, UserRecord, create_app
+    from ._app import ROLES, RecordedRequest, SeededUser, StandInState, UserRecord, create_app
     from ._server import StandInServer
 
 __all__ = [
     "ROLES",
+    "RecordedRequest",
     "SeededUser",
     "StandInServer",
     "StandInState",
@@ -39,6 +45,7 @@ __all__ = [
 # without the testing extra.
 _MODULE_BY_NAME = {
     "ROLES": "._app",
+    "RecordedRequest": "._app",
     "SeededUser": "._app",
     "StandInServer": "._server",
     "StandInState": "._app",

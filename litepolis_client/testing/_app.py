@@ -1,25 +1,35 @@
-"""The FastAPI app of the LitePolis stand-in and the in-memory state behind it.
+"""The FastAPI app of the LitePolis stand-in, the in-memory state behind it, and fault injection.
 
 The routes follow the LitePolis v1 contract as its source intends it, and the
 app's own OpenAPI document matches the client's ``openapi.json`` in paths,
 operation ids, tags, parameters, schemas and security. Handlers are plain
 ``def`` functions, so FastAPI runs them in a thread pool, and every access to
 :class:`StandInState` takes its lock.
+
+Quirks of the original server are opt-in switches in :class:`StandInState`
+that the handlers read. Injected faults (error responses, dropped connections,
+delays) and the request log live outside the FastAPI app, in
+:class:`FaultInjector`, an ASGI middleware that wraps the whole app.
 """
 
+import asyncio
 import hashlib
 import itertools
+import json
+import math
 import threading
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from random import Random
 from typing import Annotated, Any, Callable, Optional, TypeVar, Union
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, EmailStr, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ROLES = ("guest", "user", "root", "GUI")
 
@@ -37,6 +47,25 @@ MODERATION_DISABLED = "Moderation is disabled for this conversation"
 # The password length that a profile update requires, the length of an MD5
 # hex digest. Registration and login check no length.
 PROFILE_PASSWORD_LENGTH = 32
+
+# The body of every 500 that the original server sent: Starlette's plain-text
+# response to an unhandled exception.
+INTERNAL_SERVER_ERROR = "Internal Server Error"
+
+# Behaviours of the original LitePolis server (FastAPI 0.112, run unchanged on
+# a real database) that deviate from the contract. Each is off by default.
+QUIRK_AUTH_ALWAYS_500 = "auth_always_500"
+QUIRK_COMMENTS_LIST_500 = "comments_list_500"
+QUIRK_MISSING_KEY_401 = "missing_key_401"
+QUIRK_RENEWAL_KEEPS_OLD_KEY = "renewal_keeps_old_key"
+QUIRK_UNKNOWN_KEY_500 = "unknown_key_500"
+QUIRKS = (
+    QUIRK_AUTH_ALWAYS_500,
+    QUIRK_COMMENTS_LIST_500,
+    QUIRK_MISSING_KEY_401,
+    QUIRK_RENEWAL_KEEPS_OLD_KEY,
+    QUIRK_UNKNOWN_KEY_500,
+)
 
 
 def _unset() -> None:
@@ -160,9 +189,19 @@ class RecordNotFound(LookupError):
         self.kind = kind
 
 
+class _OriginalServerCrash(Exception):
+    """Raised where the original server failed with an unhandled exception, for a quirk."""
+
+
+def _check_quirk(name: object) -> None:
+    if not isinstance(name, str) or name not in QUIRKS:
+        raise ValueError(f"Unknown quirk {name!r}, expected one of: {', '.join(QUIRKS)}")
+
+
 def hash_password(password: str) -> str:
     """Return the SHA-1 hex digest under which LitePolis stores a password."""
-    return hashlib.sha1(password.encode("utf-8")).hexdigest()
+    # surrogatepass: JSON can carry a lone surrogate, which strict UTF-8 rejects.
+    return hashlib.sha1(password.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 Record = TypeVar("Record")
@@ -182,12 +221,20 @@ class StandInState:
     Ids count up from 1 per kind of record. Every public method takes
     ``lock``, so one method call is atomic, and returns copies, never the
     stored records. ``random`` shuffles comment lists, and ``seed`` makes
-    that order repeatable.
+    that order repeatable. ``quirks`` names behaviours of the original
+    server to reproduce, from :data:`QUIRKS`.
     """
 
-    def __init__(self, *, seed: Optional[int] = None) -> None:
+    def __init__(self, *, seed: Optional[int] = None, quirks: Iterable[str] = ()) -> None:
+        # A str is iterable, so quirks="unknown_key_500" would name 15 quirks of one letter.
+        if isinstance(quirks, str):
+            raise TypeError(f"quirks must be a collection of names, such as [{quirks!r}], not a str")
+        for name in quirks:
+            _check_quirk(name)
+
         self.lock = threading.Lock()
         self.random = Random(seed)
+        self._quirks = set(quirks)
         self._is_database_up = True
         self._users: dict[int, UserRecord] = {}
         self._user_ids_by_key: dict[str, int] = {}
@@ -210,6 +257,29 @@ class StandInState:
     def set_database_up(self, is_up: bool) -> None:
         with self.lock:
             self._is_database_up = is_up
+
+    # Quirks of the original server.
+
+    @property
+    def quirks(self) -> frozenset[str]:
+        with self.lock:
+            return frozenset(self._quirks)
+
+    def has_quirk(self, name: str) -> bool:
+        with self.lock:
+            return name in self._quirks
+
+    def enable_quirk(self, name: str) -> None:
+        """Switch on a quirk from :data:`QUIRKS`. Raises ValueError for an unknown name."""
+        _check_quirk(name)
+        with self.lock:
+            self._quirks.add(name)
+
+    def disable_quirk(self, name: str) -> None:
+        """Switch off a quirk. Raises ValueError for an unknown name."""
+        _check_quirk(name)
+        with self.lock:
+            self._quirks.discard(name)
 
     # Users and API keys.
 
@@ -239,6 +309,11 @@ class StandInState:
         with self.lock:
             return _require(self._users, "User", user_id)
 
+    def all_users(self) -> list[UserRecord]:
+        """Return every stored user in id order."""
+        with self.lock:
+            return list(self._users.values())
+
     def find_user_by_email(self, email: str) -> Optional[UserRecord]:
         """Return the user with this email, the oldest one if several share it."""
         with self.lock:
@@ -266,18 +341,24 @@ class StandInState:
         with self.lock:
             return self._replace_key(key)
 
-    def register_user(self, email: str, password: str, caller_key: str) -> Optional[str]:
-        """Store a new user with role ``user``, then replace the caller's key.
+    def register_user(
+        self, email: str, password: str, caller_key: str, *, revoke_caller_key: bool = True
+    ) -> Optional[str]:
+        """Store a new user with role ``user``, then issue the caller a new key.
 
-        Returns the caller's new key, or ``None`` (and stores nothing) when
-        ``caller_key`` is no longer live.
+        The new key replaces ``caller_key`` unless ``revoke_caller_key`` is
+        false. Returns the caller's new key, or ``None`` (and stores nothing)
+        when ``caller_key`` is no longer live.
         """
         with self.lock:
-            if caller_key not in self._user_ids_by_key:
+            caller_id = self._user_ids_by_key.get(caller_key)
+            if caller_id is None:
                 return None
 
             self._insert_user(email, "user", hash_password(password))
-            return self._replace_key(caller_key)
+            if revoke_caller_key:
+                return self._replace_key(caller_key)
+            return self._issue_key(caller_id)
 
     def update_user(self, user_id: int, email: Optional[str], password: Optional[str]) -> None:
         """Change a user's email and password. ``None`` leaves a value as it is."""
@@ -309,6 +390,11 @@ class StandInState:
     def get_conversation(self, conversation_id: int) -> ConversationResponseMessage:
         with self.lock:
             return _require(self._conversations, "Conversation", conversation_id).model_copy()
+
+    def all_conversations(self) -> list[ConversationResponseMessage]:
+        """Return every stored conversation in id order."""
+        with self.lock:
+            return [conversation.model_copy() for conversation in self._conversations.values()]
 
     def conversations_by(self, creator_id: int) -> list[ConversationResponseMessage]:
         with self.lock:
@@ -369,6 +455,10 @@ class StandInState:
             if shuffle:
                 self.random.shuffle(comments)
             return comments
+
+    def all_comments(self, conversation_id: int) -> list[CommentResponseMessage]:
+        """Return every comment of a conversation in id order, moderated or not."""
+        return self.list_comments(conversation_id, approved_only=False, shuffle=False)
 
     def comments_awaiting_moderation(
         self, conversation_id: int
@@ -443,10 +533,18 @@ def _authenticate(
     responded with 403. An empty header counts as missing.
     """
     if not api_key:
+        if state.has_quirk(QUIRK_MISSING_KEY_401):
+            raise HTTPException(
+                status_code=401, detail=NOT_AUTHENTICATED, headers={"WWW-Authenticate": "APIKey"}
+            )
         raise HTTPException(status_code=403, detail=NOT_AUTHENTICATED)
 
     user = state.user_for_key(api_key)
     if user is None:
+        # The original server stored a guest user for an unknown key and then
+        # crashed. The stand-in reproduces the response, not the stored row.
+        if state.has_quirk(QUIRK_UNKNOWN_KEY_500):
+            raise _OriginalServerCrash()
         raise HTTPException(status_code=401, detail=INVALID_API_KEY)
 
     return _Caller(user=user, key=api_key)
@@ -525,6 +623,8 @@ def read_role(caller: CallerDep) -> ResponseMessage:
 )
 def renew_key(caller: CallerDep, state: StateDep) -> ResponseMessage:
     """Replace the caller's API key with a new one. The old key stops working at once."""
+    if state.has_quirk(QUIRK_RENEWAL_KEEPS_OLD_KEY):
+        return _new_key_message(state.add_key(caller.user.id))
     return _new_key_message(state.replace_key(caller.key))
 
 
@@ -534,6 +634,9 @@ def log_in(profile: UserProfile, caller: CallerDep, state: StateDep) -> Response
 
     Only the role GUI may log users in. The caller's own key stays valid.
     """
+    if state.has_quirk(QUIRK_AUTH_ALWAYS_500):
+        raise _OriginalServerCrash()
+
     if caller.user.role != "GUI":
         raise HTTPException(status_code=403, detail=FORBIDDEN)
 
@@ -570,7 +673,11 @@ def create_profile(profile: UserProfile, caller: CallerDep, state: StateDep) -> 
     if not profile.email or not profile.password:
         raise HTTPException(status_code=400, detail=INVALID_PASSWORD)
 
-    return _new_key_message(state.register_user(profile.email, profile.password, caller.key))
+    keep_old_key = state.has_quirk(QUIRK_RENEWAL_KEEPS_OLD_KEY)
+    new_key = state.register_user(
+        profile.email, profile.password, caller.key, revoke_caller_key=not keep_old_key
+    )
+    return _new_key_message(new_key)
 
 
 @_operation(
@@ -665,6 +772,12 @@ def list_comments(
     With moderated true, the list has only the comments that moderation approved.
     """
     comments = state.list_comments(cid, approved_only=moderated, shuffle=random)
+
+    # The original server failed to serialize create_date (a datetime where
+    # the schema declares a string), and random=true failed before that.
+    if state.has_quirk(QUIRK_COMMENTS_LIST_500) and (random or comments):
+        raise _OriginalServerCrash()
+
     return CommentResponse(detail=comments, message="List of Comments in the conversation")
 
 
@@ -733,6 +846,10 @@ def _record_not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"{exc.kind} not found"}, status_code=404)
 
 
+def _internal_server_error(request: Request, exc: Exception) -> PlainTextResponse:
+    return PlainTextResponse(INTERNAL_SERVER_ERROR, status_code=500)
+
+
 def create_app(state: Optional[StandInState] = None) -> FastAPI:
     """Build the stand-in app around ``state``, or around a new, empty state."""
     app = FastAPI(
@@ -742,6 +859,460 @@ def create_app(state: Optional[StandInState] = None) -> FastAPI:
     )
     app.state.standin = StandInState() if state is None else state
     app.add_exception_handler(RecordNotFound, _record_not_found)
+    # A handled exception, so uvicorn logs no traceback for a crash on purpose.
+    app.add_exception_handler(_OriginalServerCrash, _internal_server_error)
     app.include_router(public_router)
     app.include_router(secure_router)
     return app
+
+
+# Fault injection and the request log.
+
+FAULT_DELAY = "delay"
+FAULT_DROP = "drop"
+FAULT_FAIL = "fail"
+
+# The maximum delay that StandInServer.delay() accepts. A delay ends early
+# when its client disconnects or the server stops.
+MAX_DELAY_S = 30.0
+
+# How often a delay checks whether the server is stopping.
+_SHUTDOWN_POLL_INTERVAL_S = 0.05
+
+# Headers that the stand-in derives from a failure's body itself.
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
+
+FailureBody = Union[None, bytes, str, dict[str, Any], list[Any]]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request that the stand-in received, without its headers or body.
+
+    ``query`` is the raw query string, without ``?``. ``has_api_key`` is
+    True when an ``X-API-Key`` header was sent, empty or not. The key itself
+    is never recorded. ``status`` is the HTTP status of the response, or
+    ``None`` when none was sent: the connection was dropped on purpose, or
+    the client disconnected or the server stopped during a delay.
+    ``faults`` names the injected faults that applied, in the order they
+    acted: ``"delay"``, then ``"fail"`` or ``"drop"``.
+    """
+
+    method: str
+    path: str
+    query: str
+    has_api_key: bool
+    status: Optional[int]
+    faults: tuple[str, ...] = ()
+
+
+@dataclass
+class _Fault:
+    """One armed fault and the requests it applies to.
+
+    ``remaining`` counts the requests still to be affected, ``None`` for all
+    of them. ``status``, ``headers`` and ``body`` belong to a ``fail`` fault,
+    ``seconds`` to a ``delay``.
+    """
+
+    kind: str
+    method: Optional[str]
+    path_prefix: Optional[str]
+    remaining: Optional[int]
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and method != self.method:
+            return False
+        return self.path_prefix is None or path.startswith(self.path_prefix)
+
+
+class FaultPlan:
+    """The faults that a test armed, consumed by :class:`FaultInjector` one request at a time.
+
+    Faults apply in the order they were armed. One request takes at most one
+    ``delay`` and, once the delay is over, at most one ``fail`` or ``drop``.
+    Every method takes a lock, so tests may arm faults while requests are in
+    flight.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+
+    def __repr__(self) -> str:
+        with self._lock:
+            kinds = [fault.kind for fault in self._faults]
+        return f"<FaultPlan armed={kinds}>"
+
+    def fail_next(
+        self,
+        count: Optional[int],
+        status: int,
+        body: FailureBody = None,
+        headers: Optional[Mapping[str, str]] = None,
+        *,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        """Respond to the next ``count`` matching requests with ``status`` without running the app."""
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(f"Invalid status {status!r}, expected an int from 200 to 599")
+
+        encoded_body, content_type = _encode_failure_body(body)
+        if status in (204, 304) and encoded_body:
+            raise ValueError(f"HTTP {status} has no body, so body must be None or empty")
+
+        fault = _Fault(
+            kind=FAULT_FAIL,
+            method=_check_method(method),
+            path_prefix=_check_path_prefix(path),
+            remaining=_check_count(count),
+            status=status,
+            headers=_failure_headers(headers, content_type, encoded_body),
+            body=encoded_body,
+        )
+        self._arm(fault)
+
+    def drop_next(
+        self, count: Optional[int] = 1, *, method: Optional[str] = None, path: Optional[str] = None
+    ) -> None:
+        """Let the app handle the next ``count`` matching requests, then close without a response."""
+        fault = _Fault(
+            kind=FAULT_DROP,
+            method=_check_method(method),
+            path_prefix=_check_path_prefix(path),
+            remaining=_check_count(count),
+        )
+        self._arm(fault)
+
+    def delay(
+        self,
+        seconds: float,
+        count: Optional[int] = 1,
+        *,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        """Wait ``seconds`` before handling each of the next ``count`` matching requests."""
+        is_number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+        if not is_number or not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY_S:
+            raise ValueError(
+                f"Invalid delay {seconds!r}, expected a number of seconds from 0 to {MAX_DELAY_S}"
+            )
+
+        fault = _Fault(
+            kind=FAULT_DELAY,
+            method=_check_method(method),
+            path_prefix=_check_path_prefix(path),
+            remaining=_check_count(count),
+            seconds=float(seconds),
+        )
+        self._arm(fault)
+
+    def reset(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def take_delay(self, method: str, path: str) -> Optional[_Fault]:
+        """Use up one request of the first matching delay, and return that delay."""
+        with self._lock:
+            return self._take_first(method, path, (FAULT_DELAY,))
+
+    def take_response_fault(self, method: str, path: str) -> Optional[_Fault]:
+        """Use up one request of the first matching fail or drop, and return that fault."""
+        with self._lock:
+            return self._take_first(method, path, (FAULT_FAIL, FAULT_DROP))
+
+    def _arm(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_first(self, method: str, path: str, kinds: tuple[str, ...]) -> Optional[_Fault]:
+        for fault in self._faults:
+            if fault.kind not in kinds or not fault.matches(method, path):
+                continue
+
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+            return fault
+        return None
+
+
+class RequestLog:
+    """The requests that a stand-in received, in the order it responded to them or gave up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[RecordedRequest] = []
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<RequestLog entries={len(self._entries)}>"
+
+    def append(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._entries.append(request)
+
+    def entries(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class FaultInjector:
+    """ASGI middleware that applies the faults of a :class:`FaultPlan` and logs each request.
+
+    It wraps the whole app, outside Starlette's own middleware, because
+    dropping a connection needs the ``send`` callable of the ASGI server
+    itself. A request is logged before the first byte of its response goes
+    out, so a client that has its response also finds its request in the log.
+    Setting ``stopping`` ends every delay in progress with the connection
+    closed, so a server can stop without waiting for them.
+    """
+
+    def __init__(self, app: ASGIApp, plan: FaultPlan, log: RequestLog) -> None:
+        self.app = app
+        self.plan = plan
+        self.log = log
+        self.stopping = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        method = scope["method"]
+        path = scope["path"]
+        faults: list[str] = []
+
+        def record(status: Optional[int]) -> None:
+            self.log.append(
+                RecordedRequest(
+                    method=method,
+                    path=path,
+                    query=scope["query_string"].decode("latin-1"),
+                    has_api_key=any(name == b"x-api-key" for name, _ in scope["headers"]),
+                    status=status,
+                    faults=tuple(faults),
+                )
+            )
+
+        # A delay reads the body first, because after the body the ASGI
+        # receive() returns only when the client disconnects.
+        delay = self.plan.take_delay(method, path)
+        if delay is not None:
+            faults.append(FAULT_DELAY)
+            body = await _read_body(receive)
+            if body is None or not await self._wait_out_delay(delay.seconds, receive):
+                record(None)
+                await _close_connection(send)
+                return
+            receive = _replay_body(body, receive)
+
+        # Taken only now, so a fail or drop is not used up by a request
+        # whose client gave up during the delay.
+        response_fault = self.plan.take_response_fault(method, path)
+        if response_fault is not None:
+            faults.append(response_fault.kind)
+
+        if response_fault is None:
+            await self._forward(scope, receive, send, record)
+        elif response_fault.kind == FAULT_FAIL:
+            await self._fail(response_fault, receive, send, record)
+        else:
+            await self._drop(scope, receive, send, record)
+
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, record: Callable[[Optional[int]], None]
+    ) -> None:
+        """Let the app respond, and log the status it sends."""
+        started = False
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            if not started:
+                record(None)
+
+    async def _wait_out_delay(self, seconds: float, receive: Receive) -> bool:
+        """Sleep ``seconds``; return False early when the client disconnects or the server stops."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        disconnect = asyncio.ensure_future(receive())
+        try:
+            while not self.stopping.is_set():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return True
+
+                timeout = min(remaining, _SHUTDOWN_POLL_INTERVAL_S)
+                done, _ = await asyncio.wait({disconnect}, timeout=timeout)
+                if done:
+                    return False
+            return False
+        finally:
+            disconnect.cancel()
+
+    @staticmethod
+    async def _fail(
+        fault: _Fault, receive: Receive, send: Send, record: Callable[[Optional[int]], None]
+    ) -> None:
+        """Respond with the fault's status, headers and body. The app never receives the request."""
+        # Reading the body keeps the connection usable for the next request.
+        if await _read_body(receive) is None:
+            record(None)
+            return
+
+        record(fault.status)
+        await send({"type": "http.response.start", "status": fault.status, "headers": fault.headers})
+        await send({"type": "http.response.body", "body": fault.body})
+
+    async def _drop(
+        self, scope: Scope, receive: Receive, send: Send, record: Callable[[Optional[int]], None]
+    ) -> None:
+        """Let the app handle the request, discard its response and close the connection."""
+
+        async def discard(message: Message) -> None:
+            pass
+
+        try:
+            await self.app(scope, receive, discard)
+        finally:
+            record(None)
+            await _close_connection(send)
+
+
+async def _close_connection(send: Send) -> None:
+    """Close the client's connection without writing a byte of a response.
+
+    ASGI has no message for this. uvicorn (0.55, h11 and httptools
+    protocols) passes the bound ``send`` method of its request cycle, which
+    keeps the asyncio transport as ``transport``.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError(
+            "Cannot drop the connection: the ASGI server's send() has no transport."
+            " Serve the stand-in with uvicorn, as StandInServer does."
+        )
+
+    transport.close()
+    # uvicorn learns of the closed connection one loop iteration later. Once
+    # it has, it sends no 500 for the missing response and logs nothing.
+    await asyncio.sleep(0)
+
+
+async def _read_body(receive: Receive) -> Optional[bytes]:
+    """Return the whole request body, or ``None`` when the client disconnected first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """Return a receive() that yields ``body`` once, then defers to ``receive``."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _check_count(count: object) -> Optional[int]:
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(
+            f"Invalid count {count!r}, expected a positive int, or None for every matching request"
+        )
+    return count
+
+
+def _check_method(method: object) -> Optional[str]:
+    if method is None:
+        return None
+    if not isinstance(method, str) or not method.isalpha():
+        raise ValueError(f"Invalid method {method!r}, expected an HTTP method such as 'PUT'")
+    return method.upper()
+
+
+def _check_path_prefix(path: object) -> Optional[str]:
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(
+            f"Invalid path {path!r}, expected a path that starts with '/',"
+            " such as '/api/v1/secure/users/renew'"
+        )
+    return path
+
+
+def _encode_failure_body(body: FailureBody) -> tuple[bytes, Optional[str]]:
+    """Return the bytes of a failure's body and the Content-Type that fits them, if any."""
+    if body is None:
+        return b"", None
+    if isinstance(body, bytes):
+        return body, None
+    if isinstance(body, str):
+        return body.encode("utf-8"), "text/plain; charset=utf-8"
+    if isinstance(body, (dict, list)):
+        return json.dumps(body, separators=(",", ":")).encode("utf-8"), "application/json"
+    raise TypeError(f"body must be None, bytes, str, dict or list, got {type(body).__name__}")
+
+
+def _failure_headers(
+    headers: Optional[Mapping[str, str]], content_type: Optional[str], body: bytes
+) -> list[tuple[bytes, bytes]]:
+    """Return the raw ASGI headers of a failure: the caller's, Content-Type and Content-Length."""
+    raw_headers = []
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"headers must map str to str, got {name!r}: {type(value).__name__}")
+
+        if not name or any(character in name for character in ":\r\n\t "):
+            raise ValueError(f"Invalid header name {name!r}")
+        if any(character in value for character in "\r\n\0"):
+            raise ValueError(f"Header {name!r} contains a CR, LF or NUL character")
+
+        lowered = name.lower()
+        if lowered in _FRAMING_HEADERS:
+            raise ValueError(f"Header {name!r} is derived from the body, so leave it out")
+        try:
+            raw_headers.append((lowered.encode("latin-1"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ValueError(f"Header {name!r} has characters outside Latin-1") from None
+
+    names = {name for name, _ in raw_headers}
+    if content_type is not None and b"content-type" not in names:
+        raw_headers.append((b"content-type", content_type.encode("latin-1")))
+    raw_headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    return raw_headers

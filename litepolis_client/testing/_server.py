@@ -4,12 +4,26 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Optional
 
 import uvicorn
 
-from ._app import SeededUser, StandInState, UserRecord, create_app
+from ._app import (
+    QUIRKS,
+    CommentResponseMessage,
+    ConversationResponseMessage,
+    FailureBody,
+    FaultInjector,
+    FaultPlan,
+    RecordedRequest,
+    RequestLog,
+    SeededUser,
+    StandInState,
+    UserRecord,
+    create_app,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +35,8 @@ SHUTDOWN_TIMEOUT_S = 10.0
 # cancels them. Shorter than SHUTDOWN_TIMEOUT_S, so the join can succeed.
 _GRACEFUL_SHUTDOWN_TIMEOUT_S = 5.0
 _STARTUP_POLL_INTERVAL_S = 0.01
+
+RENEWAL_PATH = "/api/v1/secure/users/renew"
 
 
 class StandInServer:
@@ -34,12 +50,23 @@ class StandInServer:
 
     The server binds its socket itself and hands it to uvicorn, which runs in
     a daemon thread. :meth:`start` returns once uvicorn accepts connections.
-    The state lives as long as this object, so it survives :meth:`stop` and a
-    later :meth:`start`, which binds a new ephemeral port.
+    The state, the armed faults and the request log live as long as this
+    object, so they survive :meth:`stop` and a later :meth:`start`, which
+    binds a new ephemeral port.
+
+    Tests seed data with the ``add_*`` methods, read it back with
+    :meth:`users`, :meth:`conversations`, :meth:`comments`,
+    :meth:`live_keys` and :attr:`requests`, and inject faults with
+    :meth:`fail_next`, :meth:`drop_next`, :meth:`delay` and quirks. Every
+    method is thread-safe and may be called while requests are in flight.
 
     :param seed:
         Seed of the random generator that shuffles comment lists. ``None``
         (the default) seeds it from the operating system.
+    :param quirks:
+        Names from :attr:`QUIRKS`, behaviours of the original LitePolis
+        server to reproduce instead of the contract. Default none.
+        ``ValueError`` for an unknown name.
     :param startup_timeout_s:
         Seconds that :meth:`start` waits for uvicorn to accept connections
         before it raises ``RuntimeError``.
@@ -48,15 +75,35 @@ class StandInServer:
         it raises ``RuntimeError``.
     """
 
+    #: Quirk names that ``quirks=`` and :meth:`enable_quirk` accept:
+    #:
+    #: - ``"unknown_key_500"``: an unknown, non-UUID or upper-cased
+    #:   ``X-API-Key`` gets ``500 text/plain; charset=utf-8`` with the body
+    #:   ``Internal Server Error``, before path parameters and the body are
+    #:   validated. A body that is not JSON at all still gets 422 first.
+    #: - ``"missing_key_401"``: a missing or empty ``X-API-Key`` gets 401
+    #:   ``{"detail": "Not authenticated"}`` with ``WWW-Authenticate: APIKey``,
+    #:   as FastAPI 0.165 responds, instead of 403.
+    #: - ``"renewal_keeps_old_key"``: renewal and ``POST /users/profile``
+    #:   issue a new key but leave the caller's old key live, so keys pile up.
+    #: - ``"auth_always_500"``: ``POST /users/auth`` gets the plain-text 500
+    #:   for every authenticated caller and valid body.
+    #: - ``"comments_list_500"``: ``GET /comments/{cid}/`` gets the plain-text
+    #:   500 unless ``random=false`` and the list is empty.
+    QUIRKS = QUIRKS
+
     def __init__(
         self,
         *,
         seed: Optional[int] = None,
+        quirks: Iterable[str] = (),
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
     ) -> None:
-        self._state = StandInState(seed=seed)
-        self._app = create_app(self._state)
+        self._state = StandInState(seed=seed, quirks=quirks)
+        self._faults = FaultPlan()
+        self._request_log = RequestLog()
+        self._app = FaultInjector(create_app(self._state), self._faults, self._request_log)
         self._startup_timeout_s = startup_timeout_s
         self._shutdown_timeout_s = shutdown_timeout_s
         self._server: Optional[uvicorn.Server] = None
@@ -128,6 +175,7 @@ class StandInServer:
             timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_TIMEOUT_S,
         )
         self._server = uvicorn.Server(config)
+        self._app.stopping.clear()
         self._socket = sock
         self._port = sock.getsockname()[1]
         self._error = None
@@ -144,6 +192,7 @@ class StandInServer:
         if self._server is None or self._thread is None:
             return
 
+        self._app.stopping.set()
         self._server.should_exit = True
         self._thread.join(self._shutdown_timeout_s)
         if self._thread.is_alive():
@@ -192,6 +241,7 @@ class StandInServer:
         return self._state.add_comment(conversation_id, user_id, comment, moderated, approved)
 
     def live_keys(self, user_id: int) -> list[str]:
+        """Return the user's live API keys, oldest first."""
         return self._state.live_keys(user_id)
 
     def is_live(self, key: str) -> bool:
@@ -201,9 +251,132 @@ class StandInServer:
         """Return a stored user. Raises ``LookupError`` for an unknown id."""
         return self._state.get_user(user_id)
 
+    def users(self) -> list[UserRecord]:
+        """Return every stored user in id order, the ones that requests created included."""
+        return self._state.all_users()
+
+    def conversations(self) -> list[ConversationResponseMessage]:
+        """Return copies of every stored conversation in id order."""
+        return self._state.all_conversations()
+
+    def comments(self, conversation_id: int) -> list[CommentResponseMessage]:
+        """Return copies of a conversation's comments in id order, moderated or not.
+
+        Raises ``LookupError`` for an unknown conversation.
+        """
+        return self._state.all_comments(conversation_id)
+
     def set_database_up(self, is_up: bool) -> None:
         """Choose what ``GET /api/v1/public/`` reports: ``OK`` or ``DB conn failed``."""
         self._state.set_database_up(is_up)
+
+    # The request log.
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The requests received so far, in the order the server responded to them or gave up.
+
+        Each entry has the method, path, query string, whether an
+        ``X-API-Key`` header was present, the response status (``None`` when
+        no response was sent) and the injected faults that applied. Headers,
+        bodies and key values are never recorded.
+        """
+        return self._request_log.entries()
+
+    def clear_requests(self) -> None:
+        self._request_log.clear()
+
+    # Faults. Each applies to requests whose method equals ``method`` and
+    # whose path starts with ``path``, and None matches any. ``count`` is the
+    # number of requests a fault affects before it disarms itself, or None
+    # for every matching request until reset_faults().
+
+    def fail_next(
+        self,
+        count: Optional[int],
+        status: int,
+        body: FailureBody = None,
+        headers: Optional[Mapping[str, str]] = None,
+        *,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        """Respond to the next ``count`` matching requests with ``status``, without running the app.
+
+        Usage::
+
+            server.fail_next(1, 503, headers={"Retry-After": "0"})
+            server.fail_next(2, 502, "Bad Gateway", path="/api/v1/secure/comments/")
+
+        :param status: An HTTP status from 200 to 599. A 2xx with a body
+            that does not fit the schema tests how a client reads bad responses.
+        :param body: ``None`` for an empty body, ``str`` for UTF-8 text
+            (``text/plain; charset=utf-8``), ``dict`` or ``list`` for JSON
+            (``application/json``), ``bytes`` as given, with no Content-Type.
+        :param headers: Extra response headers. A ``Content-Type`` here wins
+            over the one derived from ``body``. Content-Length is computed
+            from the body and may not be given.
+
+        Raises ``ValueError`` for an invalid status, count, method, path or
+        header, and ``TypeError`` for a body of another type.
+        """
+        self._faults.fail_next(count, status, body, headers, method=method, path=path)
+
+    def drop_next(
+        self, count: Optional[int] = 1, *, method: Optional[str] = None, path: Optional[str] = None
+    ) -> None:
+        """Close the connection without a response for the next ``count`` matching requests.
+
+        The app handles each request first, so its effect on the state
+        happens. Only the response is lost. A client sees the connection
+        closed before a status line arrived.
+        """
+        self._faults.drop_next(count, method=method, path=path)
+
+    def drop_next_renewal(self) -> None:
+        """Apply the next ``PUT /api/v1/secure/users/renew``, then drop its response.
+
+        The old key is revoked and the new one is live (both stay live with
+        the quirk ``renewal_keeps_old_key``), but the client never sees the
+        new key. For registration, which also replaces the caller's key, use
+        ``drop_next(method="POST", path="/api/v1/secure/users/profile")``.
+        """
+        self._faults.drop_next(1, method="PUT", path=RENEWAL_PATH)
+
+    def delay(
+        self,
+        seconds: float,
+        count: Optional[int] = 1,
+        *,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        """Wait ``seconds`` (0 to 30) before handling each of the next ``count`` matching requests.
+
+        The wait runs on the server's event loop and blocks no other
+        request. It ends early, without handling the request and with the
+        connection closed, when the client disconnects (for example after
+        its read timeout) or the server stops. A ``fail`` or ``drop`` armed
+        for the same request applies after the wait.
+        """
+        self._faults.delay(seconds, count, method=method, path=path)
+
+    def reset_faults(self) -> None:
+        """Disarm every fault armed with fail_next(), drop_next() or delay(). Quirks stay on."""
+        self._faults.reset()
+
+    @property
+    def quirks(self) -> frozenset[str]:
+        """The quirks switched on."""
+        return self._state.quirks
+
+    def enable_quirk(self, name: str) -> None:
+        """Switch on a quirk from :attr:`QUIRKS`. Raises ``ValueError`` for an unknown name."""
+        self._state.enable_quirk(name)
+
+    def disable_quirk(self, name: str) -> None:
+        """Switch off a quirk. Raises ``ValueError`` for an unknown name."""
+        self._state.disable_quirk(name)
 
     def _serve(self) -> None:
         assert self._server is not None and self._socket is not None

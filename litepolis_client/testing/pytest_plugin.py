@@ -1,4 +1,11 @@
-"""pytest plugin with a fixture that runs the LitePolis stand-in server.
+"""pytest plugin with fixtures that run the LitePolis stand-in server.
+
+``litepolis_server`` yields a started server with empty state and the
+contract's behaviour. ``litepolis_server_factory`` yields a function that
+starts servers with quirks or a seed::
+
+    def test_keys_pile_up(litepolis_server_factory):
+        server = litepolis_server_factory(quirks=["renewal_keeps_old_key"])
 
 Installed as the ``pytest11`` entry point ``litepolis``, so pytest loads it in
 every environment where litepolis-client is installed. It imports fastapi and
@@ -6,9 +13,10 @@ uvicorn only inside the fixture, so pytest keeps working without the
 ``testing`` extra.
 """
 
+import contextlib
 import importlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Optional
 
 import pytest
 
@@ -47,3 +55,21 @@ def litepolis_server() -> "Iterator[StandInServer]":
     server_class = _import_server_class()
     with server_class() as server:
         yield server
+
+
+@pytest.fixture
+def litepolis_server_factory() -> "Iterator[Callable[..., StandInServer]]":
+    """Yield a function that starts a stand-in server; every server it started stops afterwards.
+
+    The function takes the keyword arguments ``quirks`` (names from
+    ``StandInServer.QUIRKS``) and ``seed`` (of the comment shuffle) and
+    returns the started server. Each call starts a new server.
+    """
+    server_class = _import_server_class()
+
+    with contextlib.ExitStack() as servers:
+
+        def start_server(*, quirks: Iterable[str] = (), seed: Optional[int] = None) -> "StandInServer":
+            return servers.enter_context(server_class(quirks=quirks, seed=seed))
+
+        yield start_server
