@@ -115,13 +115,18 @@ def to_timeout(value: Any) -> Timeout:
 MAX_KEY_FILE_BYTES = 4096
 
 
-def read_key_file(path: str) -> str:
+def read_key_file(path: str, *, missing_ok: bool = False) -> Optional[str]:
     """Return the first line of a key file, stripped; raise ApiValueError naming the file.
 
-    No message or chained exception contains the file's content.
+    With `missing_ok`, a file that does not exist or has an empty first line
+    gives None. No message or chained exception contains the file's content.
     """
     try:
         status = os.stat(path)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise ApiValueError(f"cannot read the API key file {path!r}: it does not exist") from None
     except OSError as exc:
         raise ApiValueError(f"cannot read the API key file {path!r}: {exc.strerror}") from None
     # A FIFO would block and a device could be endless.
@@ -137,6 +142,8 @@ def read_key_file(path: str) -> str:
         raise ApiValueError(f"cannot read the API key file {path!r}: {exc.strerror}") from None
     line = content.split(b"\n", 1)[0].strip()
     if not line:
+        if missing_ok:
+            return None
         raise ApiValueError(f"the API key file {path!r} is empty")
     # Checked without decoding errors, whose messages quote the bytes.
     if not line.isascii():
@@ -310,7 +317,8 @@ class ConfigurationBase:
         path = os.environ.get(ENV_API_KEY_FILE)
         if not path:
             return {}
-        return {scheme: read_key_file(path)}
+        key = read_key_file(path)
+        return {scheme: key} if key is not None else {}
 
     def credentials_for(self, schemes: Tuple[str, ...]) -> List[Tuple[str, str, str, str]]:
         """Return (scheme, header name, key, header value) for each scheme that has a key."""
