@@ -70,11 +70,6 @@ import logging as _logging
 # Records go nowhere until the application configures logging.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
-from litepolis_client.api.api_keys_api import APIKeysApi
-from litepolis_client.api.comments_api import CommentsApi
-from litepolis_client.api.conversations_api import ConversationsApi
-from litepolis_client.api.user_api import UserApi
-from litepolis_client.api.default_api import DefaultApi
 from litepolis_client.api_client import ApiClient
 from litepolis_client.api_response import ApiResponse
 from litepolis_client.configuration import NOT_GIVEN, Configuration, RetryEvent, RetryPolicy, Timeout
@@ -105,18 +100,57 @@ from litepolis_client.exceptions import (
     UnauthorizedException,
     UnprocessableEntityException,
 )
-from litepolis_client.models.comment_model import CommentModel
-from litepolis_client.models.comment_response import CommentResponse
-from litepolis_client.models.comment_response_message import CommentResponseMessage
-from litepolis_client.models.conversation_model import ConversationModel
-from litepolis_client.models.conversation_response import ConversationResponse
-from litepolis_client.models.conversation_response_message import ConversationResponseMessage
-from litepolis_client.models.detail import Detail
-from litepolis_client.models.detail1 import Detail1
-from litepolis_client.models.detail2 import Detail2
-from litepolis_client.models.http_validation_error import HTTPValidationError
-from litepolis_client.models.location_inner import LocationInner
-from litepolis_client.models.response_message import ResponseMessage
-from litepolis_client.models.user_profile import UserProfile
-from litepolis_client.models.user_response_message import UserResponseMessage
-from litepolis_client.models.validation_error import ValidationError
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from litepolis_client._lazy import attach as _attach
+
+if _TYPE_CHECKING:
+    from litepolis_client.api.api_keys_api import APIKeysApi
+    from litepolis_client.api.comments_api import CommentsApi
+    from litepolis_client.api.conversations_api import ConversationsApi
+    from litepolis_client.api.user_api import UserApi
+    from litepolis_client.api.default_api import DefaultApi
+    from litepolis_client.models.comment_model import CommentModel
+    from litepolis_client.models.comment_response import CommentResponse
+    from litepolis_client.models.comment_response_message import CommentResponseMessage
+    from litepolis_client.models.conversation_model import ConversationModel
+    from litepolis_client.models.conversation_response import ConversationResponse
+    from litepolis_client.models.conversation_response_message import ConversationResponseMessage
+    from litepolis_client.models.detail import Detail
+    from litepolis_client.models.detail1 import Detail1
+    from litepolis_client.models.detail2 import Detail2
+    from litepolis_client.models.http_validation_error import HTTPValidationError
+    from litepolis_client.models.location_inner import LocationInner
+    from litepolis_client.models.response_message import ResponseMessage
+    from litepolis_client.models.user_profile import UserProfile
+    from litepolis_client.models.user_response_message import UserResponseMessage
+    from litepolis_client.models.validation_error import ValidationError
+
+# API classes and models load on first use: importing every model up front
+# would build each pydantic class, which most programs never need.
+__getattr__, __dir__ = _attach(
+    __name__,
+    {
+        "APIKeysApi": "litepolis_client.api.api_keys_api",
+        "CommentsApi": "litepolis_client.api.comments_api",
+        "ConversationsApi": "litepolis_client.api.conversations_api",
+        "UserApi": "litepolis_client.api.user_api",
+        "DefaultApi": "litepolis_client.api.default_api",
+        "CommentModel": "litepolis_client.models.comment_model",
+        "CommentResponse": "litepolis_client.models.comment_response",
+        "CommentResponseMessage": "litepolis_client.models.comment_response_message",
+        "ConversationModel": "litepolis_client.models.conversation_model",
+        "ConversationResponse": "litepolis_client.models.conversation_response",
+        "ConversationResponseMessage": "litepolis_client.models.conversation_response_message",
+        "Detail": "litepolis_client.models.detail",
+        "Detail1": "litepolis_client.models.detail1",
+        "Detail2": "litepolis_client.models.detail2",
+        "HTTPValidationError": "litepolis_client.models.http_validation_error",
+        "LocationInner": "litepolis_client.models.location_inner",
+        "ResponseMessage": "litepolis_client.models.response_message",
+        "UserProfile": "litepolis_client.models.user_profile",
+        "UserResponseMessage": "litepolis_client.models.user_response_message",
+        "ValidationError": "litepolis_client.models.validation_error",
+    },
+)

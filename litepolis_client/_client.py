@@ -163,19 +163,22 @@ class ApiClientBase:
         anything is sent.
         """
         timeout = self.configuration.timeout if request_timeout is NOT_GIVEN else to_timeout(request_timeout)
-        url = self._url(operation, arguments)
+        base_url, path = self._target(operation, arguments)
         request_headers, sent_credential = self._headers(operation, headers)
         body, secrets = self._body(operation, arguments)
         if body is not None:
             request_headers["Content-Type"] = operation.content_type or JSON_MEDIA_TYPE
         if sent_credential is not None:
             secrets = (sent_credential[1], *secrets)
-            self._warn_if_plain_http()
+            if base_url.sends_keys_in_clear:
+                self._warn_plain_http(base_url.hostname)
         if self.configuration.debug:
             _log_request(operation, request_headers, body, secrets)
 
         try:
-            raw = self._transport.send(operation, operation.method, url, request_headers, body, timeout)
+            raw = self._transport.send(
+                operation, operation.method, base_url.base, path, request_headers, body, timeout
+            )
             response = self._read_response(operation, raw, secrets)
         except (TransportError, InvalidResponseError, ApiException) as exc:
             if operation.replaces_caller_key and _may_have_taken_effect(exc):
@@ -225,7 +228,8 @@ class ApiClientBase:
 
     # Building the request.
 
-    def _url(self, operation: Operation, arguments: Mapping[str, Any]) -> str:
+    def _target(self, operation: Operation, arguments: Mapping[str, Any]) -> Tuple["_BaseUrl", str]:
+        """Return the checked base URL and the path with its query string."""
         path = operation.path
         query: List[Tuple[str, str]] = []
         for param in operation.params:
@@ -239,10 +243,11 @@ class ApiClientBase:
             elif param.location == "query":
                 query.append((param.wire_name, _to_wire_text(operation, param, value)))
 
-        url = self._base_url().base + path
+        base_url = self._base_url()
+        path = base_url.path_prefix + path
         if query:
-            url += "?" + urllib.parse.urlencode(query)
-        return url
+            path += "?" + urllib.parse.urlencode(query)
+        return base_url, path
 
     def _base_url(self) -> "_BaseUrl":
         """Return Configuration.host checked; the check runs once per host value."""
@@ -296,18 +301,15 @@ class ApiClientBase:
             return document.encode("utf-8"), secrets
         return None, ()
 
-    def _warn_if_plain_http(self) -> None:
-        base = self._base_url()
-        if base.scheme != "http" or _is_loopback(base.hostname):
-            return
+    def _warn_plain_http(self, hostname: str) -> None:
         with self._warned_lock:
-            if base.hostname in self._warned_plain_http_hosts:
+            if hostname in self._warned_plain_http_hosts:
                 return
-            self._warned_plain_http_hosts.add(base.hostname)
+            self._warned_plain_http_hosts.add(hostname)
         logger.warning(
             "Sending an API key over plain HTTP to %s; anyone on the network path can read it. "
             "Use an https:// host.",
-            base.hostname,
+            hostname,
         )
 
     # Reading the answer.
@@ -327,8 +329,8 @@ class ApiClientBase:
             )
 
         # A 2xx the spec does not list is read with the schema of the 200.
-        status_key = str(raw.status) if str(raw.status) in operation.responses else "200"
-        model = operation.responses.get(status_key)
+        status_key = str(raw.status) if operation.has_response(str(raw.status)) else "200"
+        model = operation.response_model(status_key)
         if not raw.body:
             if model is not None:
                 raise _invalid(operation, raw, f"the answer has no body, expected {model.__name__}")
@@ -453,9 +455,12 @@ class _BaseUrl(NamedTuple):
     host: str
     """Configuration.host as given."""
     base: str
-    """The URL that paths are appended to."""
-    scheme: str
+    """Scheme, host and port: what the connection pool is chosen by."""
+    path_prefix: str
+    """The path of Configuration.host, without a trailing slash, put before every operation's path."""
     hostname: str
+    sends_keys_in_clear: bool
+    """Plain http:// to a host that is not loopback."""
 
 
 def _check_host(host: Any) -> _BaseUrl:
@@ -476,7 +481,15 @@ def _check_host(host: Any) -> _BaseUrl:
         raise ApiValueError(
             f"Configuration.host must not contain a query or fragment, got {_display_host(host)!r}"
         )
-    return _BaseUrl(host=host, base=host.rstrip("/"), scheme=parsed.scheme, hostname=parsed.host.strip("[]"))
+    hostname = parsed.host.strip("[]")
+    origin = f"{parsed.scheme}://{parsed.netloc}"
+    return _BaseUrl(
+        host=host,
+        base=origin,
+        path_prefix=(parsed.path or "").rstrip("/"),
+        hostname=hostname,
+        sends_keys_in_clear=parsed.scheme == "http" and not _is_loopback(hostname),
+    )
 
 
 def _display_host(host: str) -> str:
@@ -565,7 +578,7 @@ def codecs_name(charset: str) -> Optional[str]:
 
 def _error_model(operation: Operation, raw: RawResponse) -> Any:
     """Parse an error body into the operation's model for that status, or return None."""
-    model = operation.responses.get(str(raw.status))
+    model = operation.response_model(str(raw.status))
     if model is None or not raw.body:
         return None
     try:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import os
 import stat
 import threading
 from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Union
+
+import urllib3
 
 from litepolis_client._exceptions import ApiTypeError, ApiValueError
 from litepolis_client._redact import REDACTED
@@ -86,6 +89,11 @@ class Timeout:
     def disabled(cls) -> "Timeout":
         """Return a timeout that waits forever; a silent server then blocks the call."""
         return cls(connect=None, read=None)
+
+    @functools.cached_property
+    def for_urllib3(self) -> urllib3.Timeout:
+        """The same timeouts as a urllib3 Timeout, built once per instance."""
+        return urllib3.Timeout(connect=self.connect, read=self.read)
 
 
 TimeoutArg = Union[None, float, int, Tuple[Optional[float], Optional[float]], Timeout]

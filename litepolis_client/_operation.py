@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, Tuple
+import importlib
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+# Where the model classes named in Operation.responses live.
+_MODELS_PACKAGE = f"{__package__}.models"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +33,8 @@ class Operation:
     method: str
     path: str
     params: Tuple[Param, ...]
-    responses: Mapping[str, Any]
-    """Model class by status code; ``None`` where the spec allows any JSON."""
+    responses: Mapping[str, Optional[str]]
+    """Model class name by status code; ``None`` where the spec allows any JSON."""
     auth: Tuple[str, ...] = ()
     accept: Optional[str] = "application/json"
     content_type: Optional[str] = None
@@ -40,3 +44,18 @@ class Operation:
     """True where a success revokes the key that was sent (``x-replaces-caller-key``)."""
     returns_api_key: bool = False
     """True where the answer's ``detail`` is a new key (``x-returns-api-key``)."""
+    _models: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def has_response(self, status: str) -> bool:
+        return status in self.responses
+
+    def response_model(self, status: str) -> Any:
+        """Return the model class for `status`, importing it on first use; None for any JSON."""
+        name = self.responses.get(status)
+        if name is None:
+            return None
+        model = self._models.get(name)
+        if model is None:
+            model = getattr(importlib.import_module(_MODELS_PACKAGE), name)
+            self._models[name] = model
+        return model

@@ -12,7 +12,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 import urllib3
 from urllib3 import exceptions as urllib3_errors
@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 # Bytes asked for per read; a read returns what one receive brings.
 READ_CHUNK_BYTES = 64 * 1024
+# Sent with every request: urllib3 raises its own errors at once instead of
+# retrying (retries are this module's job) and never follows redirects.
+_NO_RETRIES = urllib3.Retry(total=False, redirect=False)
 # Longer Content-Length values are ignored as nonsense; the running count
 # still enforces the limit.
 MAX_CONTENT_LENGTH_DIGITS = 18
@@ -71,11 +74,13 @@ class Transport:
         self._configuration = configuration
         self._pool: Optional[urllib3.PoolManager] = None
         self._pool_lock = threading.Lock()
+        self._pools: Dict[str, Any] = {}
 
     def close(self) -> None:
         """Close every pooled connection; a later request opens new ones."""
         with self._pool_lock:
             pool, self._pool = self._pool, None
+            self._pools = {}
         if pool is not None:
             pool.clear()
 
@@ -83,7 +88,8 @@ class Transport:
         self,
         operation: "Operation",
         method: str,
-        url: str,
+        base_url: str,
+        path: str,
         headers: Mapping[str, str],
         body: Optional[bytes],
         timeout: "Timeout",
@@ -98,7 +104,7 @@ class Transport:
         attempt = 1
         while True:
             try:
-                response = self._send_once(operation, method, url, headers, body, timeout)
+                response = self._send_once(operation, method, base_url, path, headers, body, timeout)
             except TransportError as exc:
                 delay = self._delay_after_error(exc, operation, attempt, policy)
                 if delay is None:
@@ -170,7 +176,8 @@ class Transport:
         self,
         operation: "Operation",
         method: str,
-        url: str,
+        base_url: str,
+        path: str,
         headers: Mapping[str, str],
         body: Optional[bytes],
         timeout: "Timeout",
@@ -178,14 +185,15 @@ class Transport:
         operation_id = operation.operation_id
         started = time.monotonic()
         try:
-            response = self._pool_manager().request(
+            response = self._connection_pool(base_url).urlopen(
                 method,
-                url,
+                path,
                 body=body,
-                headers=dict(headers),
-                timeout=urllib3.Timeout(connect=timeout.connect, read=timeout.read),
-                retries=False,
+                headers=headers,
+                timeout=timeout.for_urllib3,
+                retries=_NO_RETRIES,
                 redirect=False,
+                assert_same_host=False,
                 preload_content=False,
                 decode_content=True,
             )
@@ -203,14 +211,28 @@ class Transport:
             raise
         response.release_conn()
 
-        elapsed_ms = (time.monotonic() - started) * 1000
-        logger.debug("%s: HTTP %d in %.1f ms", operation_id, response.status, elapsed_ms)
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.monotonic() - started) * 1000
+            logger.debug("%s: HTTP %d in %.1f ms", operation_id, response.status, elapsed_ms)
         return RawResponse(
             status=response.status,
             reason=response.reason or "",
             headers=response.headers,
             body=body_bytes,
         )
+
+    def _connection_pool(self, base_url: str) -> Any:
+        """Return the urllib3 pool for `base_url`, looked up once and then cached.
+
+        Skipping PoolManager's per-request URL parsing and pool-key work is
+        a large part of the client's own cost per call.
+        """
+        pool = self._pools.get(base_url)
+        if pool is not None and pool.pool is not None:
+            return pool
+        pool = self._pool_manager().connection_from_url(base_url)
+        self._pools[base_url] = pool
+        return pool
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, operation_id: str) -> bytes:
         """Read the whole body, stopping at the size limit.
@@ -229,6 +251,14 @@ class Transport:
                 body=b"",
                 operation_id=operation_id,
             )
+
+        # A plain body of known, allowed length is read in one go: the
+        # deadline bounds each receive, and urllib3 checks the length.
+        if declared is not None:
+            try:
+                return response.read()
+            except (urllib3_errors.HTTPError, OSError) as exc:
+                raise _translate_read_error(exc, operation_id, response, b"") from exc
 
         chunks = []
         received = 0

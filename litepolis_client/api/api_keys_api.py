@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from litepolis_client.models.response_message import ResponseMessage
-from litepolis_client import models
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
 from litepolis_client._operation import Operation, Param
 from litepolis_client.api_client import ApiClient
@@ -25,7 +24,7 @@ _UPDATE_USERTOKEN_API_V1_SECURE_USERS_RENEW_PUT = Operation(
     params=(
     ),
     responses={
-        "200": models.ResponseMessage,
+        "200": "ResponseMessage",
     },
     auth=("APIKeyHeader",),
     accept="application/json",

@@ -14,7 +14,6 @@ from pydantic import StrictBool, StrictInt
 from typing import Any, Optional
 from litepolis_client.models.comment_model import CommentModel
 from litepolis_client.models.comment_response import CommentResponse
-from litepolis_client import models
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
 from litepolis_client._operation import Operation, Param
 from litepolis_client.api_client import ApiClient
@@ -30,7 +29,7 @@ _CREATE_COMMENT_API_V1_SECURE_COMMENTS_POST = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -49,7 +48,7 @@ _DELETE_COMMENT_API_V1_SECURE_COMMENTS_CID_DELETE = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -69,8 +68,8 @@ _GET_COMMENTS_API_V1_SECURE_COMMENTS_CID_GET = Operation(
         Param("moderated", "moderated", "query", bool, required=False),
     ),
     responses={
-        "200": models.CommentResponse,
-        "422": models.HTTPValidationError,
+        "200": "CommentResponse",
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -88,8 +87,8 @@ _GET_COMMENTS_FOR_MODERATION_API_V1_SECURE_COMMENTS_CID_MODERATE_GET = Operation
         Param("cid", "cid", "path", int, required=True),
     ),
     responses={
-        "200": models.CommentResponse,
-        "422": models.HTTPValidationError,
+        "200": "CommentResponse",
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -108,7 +107,7 @@ _UPDATE_COMMENT_API_V1_SECURE_COMMENTS_PUT = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",

@@ -15,7 +15,6 @@ from typing import Any
 from litepolis_client.models.conversation_model import ConversationModel
 from litepolis_client.models.conversation_response import ConversationResponse
 from litepolis_client.models.response_message import ResponseMessage
-from litepolis_client import models
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
 from litepolis_client._operation import Operation, Param
 from litepolis_client.api_client import ApiClient
@@ -31,7 +30,7 @@ _CREATE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_POST = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -50,7 +49,7 @@ _DELETE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_CID_DELETE = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -67,7 +66,7 @@ _GET_ALL_CONVERSATIONS_API_V1_SECURE_CONVERSATIONS_ALL_GET = Operation(
     params=(
     ),
     responses={
-        "200": models.ConversationResponse,
+        "200": "ConversationResponse",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -85,8 +84,8 @@ _GET_CONVERSATION_API_V1_SECURE_CONVERSATIONS_CID_GET = Operation(
         Param("cid", "cid", "path", int, required=True),
     ),
     responses={
-        "200": models.ResponseMessage,
-        "422": models.HTTPValidationError,
+        "200": "ResponseMessage",
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -105,7 +104,7 @@ _UPDATE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_PUT = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from typing import Any
-from litepolis_client import models
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
 from litepolis_client._operation import Operation, Param
 from litepolis_client.api_client import ApiClient

@@ -13,7 +13,6 @@ from typing import Mapping, Optional
 from typing import Any
 from litepolis_client.models.response_message import ResponseMessage
 from litepolis_client.models.user_profile import UserProfile
-from litepolis_client import models
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
 from litepolis_client._operation import Operation, Param
 from litepolis_client.api_client import ApiClient
@@ -28,8 +27,8 @@ _CREATE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_POST = Operation(
         Param("user_profile", "UserProfile", "body", UserProfile, required=True),
     ),
     responses={
-        "200": models.ResponseMessage,
-        "422": models.HTTPValidationError,
+        "200": "ResponseMessage",
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -63,7 +62,7 @@ _GET_TESTROUTE_API_V1_SECURE_GET = Operation(
     params=(
     ),
     responses={
-        "200": models.ResponseMessage,
+        "200": "ResponseMessage",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -81,8 +80,8 @@ _GET_USERAUTH_API_V1_SECURE_USERS_AUTH_POST = Operation(
         Param("user_profile", "UserProfile", "body", UserProfile, required=True),
     ),
     responses={
-        "200": models.ResponseMessage,
-        "422": models.HTTPValidationError,
+        "200": "ResponseMessage",
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -99,7 +98,7 @@ _GET_USERPROFILE_API_V1_SECURE_USERS_PROFILE_GET = Operation(
     params=(
     ),
     responses={
-        "200": models.ResponseMessage,
+        "200": "ResponseMessage",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -116,7 +115,7 @@ _GET_USERROLE_API_V1_SECURE_USERS_ROLE_GET = Operation(
     params=(
     ),
     responses={
-        "200": models.ResponseMessage,
+        "200": "ResponseMessage",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -135,7 +134,7 @@ _UPDATE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_PUT = Operation(
     ),
     responses={
         "200": None,
-        "422": models.HTTPValidationError,
+        "422": "HTTPValidationError",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
@@ -152,7 +151,7 @@ _UPDATE_USERTOKEN_API_V1_SECURE_USERS_RENEW_PUT = Operation(
     params=(
     ),
     responses={
-        "200": models.ResponseMessage,
+        "200": "ResponseMessage",
     },
     auth=("APIKeyHeader",),
     accept="application/json",
