@@ -61,7 +61,7 @@ class Timeout:
     """Connect and read timeouts in seconds; ``None`` turns one off.
 
     ``connect`` bounds the TCP and TLS handshake. ``read`` bounds the whole
-    answer, from the moment the request is sent until the last byte of the
+    response, from the moment the request is sent until the last byte of the
     body, so a server that trickles its body slowly also times out.
     """
 
@@ -184,7 +184,7 @@ class ConfigurationBase:
         enough for 32 threads sharing one client.
     :param proxy: URL of an HTTP proxy.
     :param proxy_headers: Headers for the proxy.
-    :param debug: Log each request and answer at DEBUG on the
+    :param debug: Log each request and response at DEBUG on the
         ``litepolis_client`` logger, with credentials and key fields
         redacted. Nothing is printed and no global state changes.
     :param update_api_key_on_renewal: After a call that replaces the
@@ -335,8 +335,8 @@ class ConfigurationBase:
             location = self.API_KEY_SCHEMES.get(scheme)
             if location is None or location[0] != "header":
                 continue
-            with self._key_lock:
-                key = self.api_key.get(scheme)
+            # A dict read is atomic; the lock only orders writes (replace_api_key).
+            key = self.api_key.get(scheme)
             if key is None:
                 continue
             prefix = self.api_key_prefix.get(scheme)
