@@ -1,4 +1,4 @@
-"""The client core: build a request, send it, and read the answer into a model."""
+"""The client core: build a request, send it, and read the response into a model."""
 
 from __future__ import annotations
 
@@ -153,12 +153,12 @@ class ApiClientBase:
         request_timeout: Any = NOT_GIVEN,
         headers: Optional[Mapping[str, str]] = None,
     ) -> ClientResponse:
-        """Send `operation` with `arguments` and return the parsed answer.
+        """Send `operation` with `arguments` and return the parsed response.
 
         Raises ``ApiException`` for an error status, ``TransportError`` when
-        no complete answer arrived, ``InvalidResponseError`` for an answer
+        no complete response arrived, ``InvalidResponseError`` for a response
         that cannot be read, and ``RenewalOutcomeUnknownError`` when a
-        key-replacing request may have taken effect without an answer.
+        key-replacing request may have taken effect without a response.
         Invalid arguments raise ``ApiValueError`` or ``ApiTypeError`` before
         anything is sent.
         """
@@ -202,9 +202,9 @@ class ApiClientBase:
             _check_api_key(scheme, new_key)
         except (ApiValueError, ApiTypeError):
             # The old key is gone and the new one cannot be sent: the caller
-            # is in the same place as when the answer is lost.
+            # is in the same place as when the response is lost.
             raise RenewalOutcomeUnknownError(operation.operation_id) from InvalidResponseError(
-                f"{operation.operation_id}: the answer's detail is not a usable API key",
+                f"{operation.operation_id}: the response's detail is not a usable API key",
                 operation_id=operation.operation_id,
             )
 
@@ -312,7 +312,7 @@ class ApiClientBase:
             hostname,
         )
 
-    # Reading the answer.
+    # Reading the response.
 
     def _read_response(self, operation: Operation, raw: RawResponse, secrets: Tuple[str, ...]) -> ClientResponse:
         if self.configuration.debug:
@@ -333,7 +333,7 @@ class ApiClientBase:
         model = operation.response_model(status_key)
         if not raw.body:
             if model is not None:
-                raise _invalid(operation, raw, f"the answer has no body, expected {model.__name__}")
+                raise _invalid(operation, raw, f"the response has no body, expected {model.__name__}")
             return ClientResponse(raw.status, raw.headers, raw.body, None)
 
         text = _decoded_json_text(operation, raw)
@@ -556,7 +556,7 @@ def _decoded_json_text(operation: Operation, raw: RawResponse) -> Any:
         shown = media_type or "no Content-Type"
         raise _invalid(operation, raw, f"expected {JSON_MEDIA_TYPE}, got {shown}")
     if not raw.body:
-        raise _invalid(operation, raw, "the answer has no body")
+        raise _invalid(operation, raw, "the response has no body")
     if charset is None or codecs_name(charset) == "utf-8":
         return raw.body
     try:
@@ -589,7 +589,7 @@ def _error_model(operation: Operation, raw: RawResponse) -> Any:
 
 def _invalid(operation: Operation, raw: RawResponse, problem: str) -> InvalidResponseError:
     return InvalidResponseError(
-        f"{operation.operation_id}: cannot read the HTTP {raw.status} answer: {problem}",
+        f"{operation.operation_id}: cannot read the HTTP {raw.status} response: {problem}",
         status=raw.status,
         headers=raw.headers,
         body=raw.body,
@@ -613,7 +613,7 @@ def _log_request(
 def _log_response(operation: Operation, raw: RawResponse, secrets: Tuple[str, ...]) -> None:
     secret_fields = ("detail",) if operation.returns_api_key else ()
     logger.debug(
-        "%s answer: HTTP %d %s headers=%s body=%s",
+        "%s response: HTTP %d %s headers=%s body=%s",
         operation.operation_id,
         raw.status,
         _redact.scrub(raw.reason, secrets),

@@ -5,7 +5,7 @@
     +-- ApiTypeError (also TypeError)        input of the wrong type
     +-- ApiKeyError (also KeyError)
     +-- ApiAttributeError (also AttributeError)
-    +-- ApiException                         the server answered with an error status
+    +-- ApiException                         the server responded with an error status
     |   +-- BadRequestException              400
     |   +-- UnauthorizedException            401
     |   +-- ForbiddenException               403
@@ -14,13 +14,13 @@
     |   +-- UnprocessableEntityException     422
     |   +-- TooManyRequestsException         429
     |   +-- ServiceException                 5xx
-    +-- TransportError                       no complete answer arrived
+    +-- TransportError                       no complete response arrived
     |   +-- ApiConnectionError               refused, reset or closed connection
     |   +-- ApiTimeoutError
     |   |   +-- ConnectTimeoutError          no connection within the connect timeout
-    |   |   +-- ReadTimeoutError             no complete answer within the read timeout
+    |   |   +-- ReadTimeoutError             no complete response within the read timeout
     |   +-- TLSError                         certificate or handshake failure
-    +-- InvalidResponseError                 an answer the client cannot read
+    +-- InvalidResponseError                 a response the client cannot read
     |   +-- ResponseTooLargeError            body over Configuration.max_response_bytes
     +-- RenewalOutcomeUnknownError           a key renewal may or may not have happened
     +-- RenewalHookError                     on_api_key_renewed raised; the new key is kept
@@ -136,7 +136,7 @@ class ApiKeyError(LitePolisError, KeyError):
 
 
 class ApiException(LitePolisError):
-    """The server answered with an HTTP error status.
+    """The server responded with an HTTP error status.
 
     ``status``, ``reason``, ``headers`` and the raw ``body`` (bytes) are kept;
     ``data`` is the body parsed into the error model of the operation when it
@@ -272,7 +272,7 @@ _STATUS_EXCEPTIONS: dict[int, type[ApiException]] = {
 
 
 class TransportError(LitePolisError):
-    """No complete HTTP answer arrived.
+    """No complete HTTP response arrived.
 
     ``request_sent`` tells whether the request may have reached the server:
     False only when the connection failed before any byte was written.
@@ -287,7 +287,7 @@ class TransportError(LitePolisError):
 
 
 class ApiConnectionError(TransportError):
-    """The connection was refused, reset or closed before the answer was complete."""
+    """The connection was refused, reset or closed before the response was complete."""
 
     __module__ = _PUBLIC_MODULE
 
@@ -305,7 +305,7 @@ class ConnectTimeoutError(ApiTimeoutError):
 
 
 class ReadTimeoutError(ApiTimeoutError):
-    """The complete answer did not arrive within the read timeout."""
+    """The complete response did not arrive within the read timeout."""
 
     __module__ = _PUBLIC_MODULE
 
@@ -317,7 +317,7 @@ class TLSError(TransportError):
 
 
 class InvalidResponseError(LitePolisError):
-    """The server answered, but the client cannot read the answer.
+    """The server responded, but the client cannot read the response.
 
     Raised for a body that is not JSON, is cut short, has the wrong shape,
     uses an unknown or wrong charset, or exceeds the size limit. ``status``,
@@ -350,7 +350,7 @@ class ResponseTooLargeError(InvalidResponseError):
 
 class RenewalOutcomeUnknownError(LitePolisError):
     """A request that replaces the caller's API key may have reached the server,
-    but no valid answer came back.
+    but no valid response came back.
 
     The server may already have revoked the old key, and the new one was never
     seen. The client does not resend such a request. ``__cause__`` is the
@@ -363,7 +363,7 @@ class RenewalOutcomeUnknownError(LitePolisError):
         self.operation_id = operation_id
         super().__init__(
             f"{operation_id}: the outcome is unknown because the request may have "
-            "reached the server but no valid answer came back. The old API key may "
+            "reached the server but no valid response came back. The old API key may "
             "already be invalid and the new one was not received. Check whether the "
             "old key still works (for example GET /api/v1/secure/); if it does not, "
             "obtain a new key by logging in again (POST /api/v1/secure/users/auth, "

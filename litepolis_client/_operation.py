@@ -43,7 +43,7 @@ class Operation:
     replaces_caller_key: bool = False
     """True where a success revokes the key that was sent (``x-replaces-caller-key``)."""
     returns_api_key: bool = False
-    """True where the answer's ``detail`` is a new key (``x-returns-api-key``)."""
+    """True where the response's ``detail`` is a new key (``x-returns-api-key``)."""
     _models: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def has_response(self, status: str) -> bool:

@@ -62,7 +62,7 @@ class RetryPolicy:
     :param jitter: Fraction of each wait that is random, from 0 (none) to 1
         (a wait anywhere between 0 and the computed delay). Default 1.
     :param retry_after_max: Longest ``Retry-After`` the client honours, in
-        seconds. A longer one makes the call fail at once with the answer's
+        seconds. A longer one makes the call fail at once with the response's
         exception instead of sleeping. Default 30.
     :param retry_statuses: HTTP statuses retried for safe operations.
         Default 429, 502, 503 and 504.

@@ -48,7 +48,7 @@ MAX_CONTENT_LENGTH_DIGITS = 18
 
 @dataclasses.dataclass(frozen=True)
 class RawResponse:
-    """A complete HTTP answer: status line, headers and the whole body."""
+    """A complete HTTP response: status line, headers and the whole body."""
 
     status: int
     reason: str
@@ -94,9 +94,9 @@ class Transport:
         body: Optional[bytes],
         timeout: "Timeout",
     ) -> RawResponse:
-        """Send a request, retrying what the policy allows, and return the answer.
+        """Send a request, retrying what the policy allows, and return the response.
 
-        Raises ``TransportError`` when no complete answer arrives and
+        Raises ``TransportError`` when no complete response arrives and
         ``InvalidResponseError`` when the body cannot be read. Error statuses
         are returned, not raised; retryable ones only after the last attempt.
         """
@@ -150,7 +150,7 @@ class Transport:
         if retry_after is None:
             return policy.backoff(attempt)
         # A server that asks for a longer pause than the caller accepts gets
-        # its answer raised instead of a sleeping thread.
+        # its response raised instead of a sleeping thread.
         if retry_after > policy.retry_after_max:
             return None
         return retry_after
@@ -238,13 +238,13 @@ class Transport:
         """Read the whole body, stopping at the size limit.
 
         The read timeout needs no check here: the connection classes of
-        _deadline end every receive by one deadline for the whole answer.
+        _deadline end every receive by one deadline for the whole response.
         """
         limit = self._configuration.max_response_bytes
         declared = _declared_length(response)
         if limit is not None and declared is not None and declared > limit:
             raise ResponseTooLargeError(
-                f"{operation_id}: the answer declares {declared} bytes, more than "
+                f"{operation_id}: the response declares {declared} bytes, more than "
                 f"max_response_bytes ({limit}); nothing was read",
                 status=response.status,
                 headers=response.headers,
@@ -274,7 +274,7 @@ class Transport:
             chunks.append(chunk)
             if limit is not None and received > limit:
                 raise ResponseTooLargeError(
-                    f"{operation_id}: the answer is larger than max_response_bytes "
+                    f"{operation_id}: the response is larger than max_response_bytes "
                     f"({limit}); reading stopped there",
                     status=response.status,
                     headers=response.headers,
@@ -316,7 +316,7 @@ def _build_pool_manager(configuration: "ConfigurationBase") -> urllib3.PoolManag
     else:
         manager = urllib3.PoolManager(**options)
     # Pools whose connections hold the read timeout as one deadline for the
-    # whole answer, headers included.
+    # whole response, headers included.
     manager.pool_classes_by_scheme = _deadline.POOL_CLASSES_BY_SCHEME
     return manager
 
@@ -360,11 +360,11 @@ def _translate_send_error(exc: Exception, operation_id: str) -> TransportError:
         return _tls_error(exc, operation_id)
     if isinstance(exc, urllib3_errors.ReadTimeoutError):
         return ReadTimeoutError(
-            f"{operation_id}: no answer within the read timeout",
+            f"{operation_id}: no response within the read timeout",
             operation_id=operation_id,
         )
     return ApiConnectionError(
-        f"{operation_id}: the connection failed before the answer arrived ({_reason(exc)})",
+        f"{operation_id}: the connection failed before the response arrived ({_reason(exc)})",
         operation_id=operation_id,
     )
 
@@ -414,7 +414,7 @@ def _translate_read_error(
     """Map an error raised while the body was read to our exception."""
     if isinstance(exc, urllib3_errors.ReadTimeoutError):
         return ReadTimeoutError(
-            f"{operation_id}: the answer stopped arriving within the read timeout",
+            f"{operation_id}: the response stopped arriving within the read timeout",
             operation_id=operation_id,
         )
     if isinstance(exc, urllib3_errors.DecodeError):
@@ -426,7 +426,7 @@ def _translate_read_error(
             operation_id=operation_id,
         )
     if isinstance(exc, urllib3_errors.SSLError):
-        return TLSError(f"{operation_id}: TLS failed while reading the answer", operation_id=operation_id)
+        return TLSError(f"{operation_id}: TLS failed while reading the response", operation_id=operation_id)
     return ApiConnectionError(
         f"{operation_id}: the connection broke after {len(partial)} bytes of the body",
         operation_id=operation_id,

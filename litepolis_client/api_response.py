@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 class ApiResponse(Generic[T]):
-    """The parsed answer of a call together with its status code, headers and raw body.
+    """The parsed response of a call together with its status code, headers and raw body.
 
     Returned by the `<method>_with_http_info` variants. The repr shows the
     status and the parsed data (whose own repr hides keys), not the raw body.

@@ -122,7 +122,7 @@ class CommentsApi:
     """Operations of the spec tagged `Comments`.
 
     Every method sends one request through `api_client` (the default client
-    when none is given) and returns the parsed answer. The
+    when none is given) and returns the parsed response. The
     `_with_http_info` variant also returns the status and headers.
     """
 

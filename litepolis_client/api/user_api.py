@@ -166,7 +166,7 @@ class UserApi:
     """Operations of the spec tagged `User`.
 
     Every method sends one request through `api_client` (the default client
-    when none is given) and returns the parsed answer. The
+    when none is given) and returns the parsed response. The
     `_with_http_info` variant also returns the status and headers.
     """
 

@@ -26,7 +26,7 @@ class UserProfile(BaseModel):
     """The `UserProfile` schema of the API.
 
     Fields use their wire names. `to_dict()` and `to_json()` give plain JSON
-    with exactly the fields that were set, so a model read from an answer
+    with exactly the fields that were set, so a model read from a response
     serializes back to the same document.
     """
 
