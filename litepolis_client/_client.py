@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import codecs
-import re
 import ipaddress
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from types import TracebackType
@@ -14,9 +14,10 @@ from typing import Any, ClassVar, Dict, List, Mapping, NamedTuple, Optional, Tup
 
 import pydantic
 import urllib3
+from typing_extensions import Self
 
 from litepolis_client import _redact
-from litepolis_client._config import NOT_GIVEN, ConfigurationBase, Timeout, to_timeout
+from litepolis_client._config import NOT_GIVEN, ConfigurationBase, to_timeout
 from litepolis_client._exceptions import (
     ApiException,
     ApiTypeError,
@@ -86,7 +87,7 @@ class ApiClientBase:
         self._warned_plain_http_hosts: set[str] = set()
         self._warned_lock = threading.Lock()
 
-    def __enter__(self) -> "ApiClientBase":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -197,7 +198,7 @@ class ApiClientBase:
         new key for the caller.
         """
         scheme, old_key = sent
-        new_key = getattr(data, "detail", None)
+        new_key: Any = getattr(data, "detail", None)
         try:
             _check_api_key(scheme, new_key)
         except (ApiValueError, ApiTypeError):
@@ -207,6 +208,7 @@ class ApiClientBase:
                 f"{operation.operation_id}: the response's detail is not a usable API key",
                 operation_id=operation.operation_id,
             )
+        assert isinstance(new_key, str)  # _check_api_key passed
 
         configuration = self.configuration
         hook_error = None
@@ -284,7 +286,7 @@ class ApiClientBase:
         for param in operation.params:
             if param.location != "body":
                 continue
-            value = arguments.get(param.name)
+            value: Any = arguments.get(param.name)
             if value is None:
                 return None, ()
             if isinstance(value, dict):
@@ -396,7 +398,8 @@ def _checked_argument(operation: Operation, param: Param, value: Any) -> Any:
     return value
 
 
-def _model_from_argument(operation: Operation, param: Param, value: Dict[str, Any]) -> pydantic.BaseModel:
+def _model_from_argument(operation: Operation, param: Param, value: Dict[str, Any]) -> Any:
+    """Return `value` validated into the body model of `param`."""
     model = param.kind
     known = set(model.model_fields)
     known.update(field.alias for field in model.model_fields.values() if field.alias)

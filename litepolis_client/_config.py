@@ -96,7 +96,8 @@ class Timeout:
         return urllib3.Timeout(connect=self.connect, read=self.read)
 
 
-TimeoutArg = Union[None, float, int, Tuple[Optional[float], Optional[float]], Timeout]
+TimeoutArg = Union[None, float, int, Tuple[Optional[float], Optional[float]], Timeout, _NotGiven]
+"""What a caller may pass as a timeout; NOT_GIVEN means the configured one."""
 
 
 def to_timeout(value: Any) -> Timeout:

@@ -37,11 +37,12 @@ class _DeadlineResponse(http.client.HTTPResponse):
             sock.settimeout(remaining)
             return read_into(buffer)
 
-        raw.readinto = read_into_by_deadline
+        raw.readinto = read_into_by_deadline  # type: ignore[method-assign]  # per-response override
 
 
 class _DeadlineMixin:
     timeout: Any
+    response_class: Any
 
     def getresponse(self) -> Any:
         # urllib3 has set self.timeout to the read timeout by now.

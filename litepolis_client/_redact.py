@@ -112,7 +112,9 @@ def _describe_validation_error(item: Any, secrets: tuple[str, ...]) -> str:
     if not isinstance(parts, list):
         parts = []
     location = ".".join(str(part) for part in parts if isinstance(part, (str, int)) and not isinstance(part, bool))
-    message = item.get("msg") if isinstance(item.get("msg"), str) else "invalid"
+    message = item.get("msg")
+    if not isinstance(message, str):
+        message = "invalid"
     return scrub(f"{location}: {message}" if location else message, secrets)
 
 

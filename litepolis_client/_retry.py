@@ -11,7 +11,6 @@ from typing import Callable, FrozenSet, Optional
 
 from litepolis_client._exceptions import ApiValueError
 
-
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_INITIAL_SECONDS = 0.5
 DEFAULT_BACKOFF_MAX_SECONDS = 8.0
@@ -84,7 +83,9 @@ class RetryPolicy:
         for name in ("backoff_initial", "backoff_max", "retry_after_max"):
             value = getattr(self, name)
             if not _is_non_negative_number(value):
-                raise ApiValueError(f"RetryPolicy.{name} must be a number of seconds from 0 to {MAX_DELAY_SECONDS:.0f}, got {value!r}")
+                raise ApiValueError(
+                    f"RetryPolicy.{name} must be a number of seconds from 0 to {MAX_DELAY_SECONDS:.0f}, got {value!r}"
+                )
         if not _is_non_negative_number(self.jitter) or self.jitter > 1:
             raise ApiValueError(f"RetryPolicy.jitter must be between 0 and 1, got {self.jitter!r}")
         if self.on_retry is not None and not callable(self.on_retry):
@@ -95,7 +96,7 @@ class RetryPolicy:
             raise ApiValueError(
                 f"RetryPolicy.retry_statuses must be a set of HTTP statuses, got {self.retry_statuses!r}"
             ) from None
-        if not all(isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599 for status in statuses):
+        if not all(_is_http_status(status) for status in statuses):
             raise ApiValueError(
                 f"RetryPolicy.retry_statuses must hold ints from 100 to 599, got {sorted(statuses, key=str)!r}"
             )
@@ -132,6 +133,10 @@ class RetryPolicy:
         if moment.tzinfo is None:
             return None
         return max(0.0, moment.timestamp() - wall_clock())
+
+
+def _is_http_status(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
 
 
 def _is_non_negative_number(value: object) -> bool:

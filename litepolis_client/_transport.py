@@ -260,7 +260,7 @@ class Transport:
             except (urllib3_errors.HTTPError, OSError) as exc:
                 raise _translate_read_error(exc, operation_id, response, b"") from exc
 
-        chunks = []
+        chunks: list[bytes] = []
         received = 0
         while True:
             try:

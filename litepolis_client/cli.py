@@ -50,12 +50,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import errno
 import json
 import logging
 import math
 import os
-import secrets
 import shlex
 import sys
 import textwrap
@@ -64,7 +62,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Set, TextI
 import litepolis_client
 from litepolis_client import _redact
 from litepolis_client._config import read_key_file
-from litepolis_client._keyfile import BACKUP_SUFFIX, KEY_FILE_MODE, KeyFile
+from litepolis_client._keyfile import KeyFile
 from litepolis_client.api.api_keys_api import APIKeysApi
 from litepolis_client.api.default_api import DefaultApi
 from litepolis_client.api.user_api import UserApi
@@ -82,7 +80,6 @@ from litepolis_client.exceptions import (
     ApiTypeError,
     ApiValueError,
     ForbiddenException,
-    InvalidResponseError,
     LitePolisError,
     RenewalHookError,
     RenewalOutcomeUnknownError,
@@ -123,7 +120,11 @@ EXIT_INTERRUPTED = 130
 # (code, constant name, meaning), for --help.
 EXIT_CODE_MEANINGS = (
     (EXIT_OK, "EXIT_OK", "success"),
-    (EXIT_USAGE, "EXIT_USAGE", "invalid option, no usable API key, or the key file cannot be written; nothing was sent"),
+    (
+        EXIT_USAGE,
+        "EXIT_USAGE",
+        "invalid option, no usable API key, or the key file cannot be written; nothing was sent",
+    ),
     (EXIT_AUTH_FAILED, "EXIT_AUTH_FAILED", "the server rejected the API key (HTTP 401 or 403)"),
     (EXIT_NETWORK_ERROR, "EXIT_NETWORK_ERROR", "no response: connection refused, timeout, TLS failure"),
     (
@@ -476,6 +477,8 @@ def run_renew(args: argparse.Namespace, output: Output) -> None:
         raise _renewal_interrupted_error(host, path, key_file) from None
 
     new_key = response.detail
+    # The client raises RenewalOutcomeUnknownError unless detail is a usable key.
+    assert isinstance(new_key, str)
     if key_file.replaced_with != new_key:
         # Defensive: the client calls the hook for every renewal that returns.
         raise _key_not_stored_error(path, new_key, None, False, output.as_json)
@@ -486,7 +489,9 @@ def run_renew(args: argparse.Namespace, output: Output) -> None:
 
     # A child process cannot change its parent shell's environment, so print a note.
     if os.environ.get(ENV_API_KEY, "").strip() == source.key:
-        output.note(f"{ENV_API_KEY} still contains the old key, which no longer works: unset it or update it from {path}.")
+        output.note(
+            f"{ENV_API_KEY} still contains the old key, which no longer works: unset it or update it from {path}."
+        )
 
 
 def _check_key_file_writable(key_file: KeyFile, path: str) -> None:
@@ -674,7 +679,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common_options(renew, with_defaults=False)
-    renew.add_argument("--show-key", action="store_true", help="print the full new key instead of its first 8 characters")
+    renew.add_argument(
+        "--show-key", action="store_true", help="print the full new key instead of its first 8 characters"
+    )
 
     whoami = commands.add_parser(
         "whoami",

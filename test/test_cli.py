@@ -143,7 +143,10 @@ class TinyServer:
 
 
 def http_reply(status: str, content_type: str, body: bytes) -> bytes:
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -249,7 +252,7 @@ def test_renew_keeps_backup_until_replace(
     run_cli, monkeypatch: pytest.MonkeyPatch, server, user, key_file: Path
 ) -> None:
     """While the new file is renamed into place, <key file>.bak contains the old key with mode 0600."""
-    backup = Path(str(key_file) + cli.BACKUP_SUFFIX)
+    backup = Path(str(key_file) + _keyfile.BACKUP_SUFFIX)
     seen = []
     real_replace = os.replace
 
@@ -267,7 +270,7 @@ def test_renew_keeps_backup_until_replace(
 
 
 def test_renew_overwrites_stale_backup(run_cli, server, user, key_file: Path) -> None:
-    backup = Path(str(key_file) + cli.BACKUP_SUFFIX)
+    backup = Path(str(key_file) + _keyfile.BACKUP_SUFFIX)
     backup.write_text("left over from an earlier run\n", encoding="utf-8")
 
     result = run_cli("--host", server.url, "--key-file", str(key_file), "renew")
@@ -475,7 +478,7 @@ def test_renew_unwritable_key_printed(
     if failure == "rename into the key file":
         fail_replace_into(monkeypatch, key_file)
     elif failure == "rename into the backup":
-        fail_replace_into(monkeypatch, Path(str(key_file) + cli.BACKUP_SUFFIX))
+        fail_replace_into(monkeypatch, Path(str(key_file) + _keyfile.BACKUP_SUFFIX))
     else:
         fail_second_temporary_file(monkeypatch, key_file.parent)
 
@@ -507,7 +510,7 @@ def test_renew_directory_sync_failure_keeps_backup(
     assert result.exit_code == cli.EXIT_KEY_NOT_STORED
     assert server.live_keys(user.id) == [new_key]
     assert key_file.read_text(encoding="utf-8") == new_key + "\n"
-    assert Path(str(key_file) + cli.BACKUP_SUFFIX).read_text(encoding="utf-8") == user.key + "\n"
+    assert Path(str(key_file) + _keyfile.BACKUP_SUFFIX).read_text(encoding="utf-8") == user.key + "\n"
     assert "could not be synced" in result.stderr
     assert_no_key_in(result.stderr, user.key, new_key)
 

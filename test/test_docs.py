@@ -41,7 +41,10 @@ CLI_NAME = "litepolis-client"
 # Keyed by the exact command, so a new or changed sh block fails
 # test_sh_block until someone adds it here or makes it runnable.
 LONG_COMMANDS = {
-    "python3 -m venv .venv && .venv/bin/pip install '.[testing]' && .venv/bin/python -m litepolis_client.testing.demo": (
+    (
+        "python3 -m venv .venv && .venv/bin/pip install '.[testing]' && "
+        ".venv/bin/python -m litepolis_client.testing.demo"
+    ): (
         "creates a venv and installs from a package index, while test_sample_output runs the demo itself"
     ),
     "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest": (
@@ -231,7 +234,9 @@ def test_sh_block(block: Block, server: StandInServer, user, tmp_path: Path) -> 
     command = block.text.strip()
     if command in LONG_COMMANDS:
         pytest.skip(LONG_COMMANDS[command])
-    assert is_cli_example(block), f"{block.id}: add this command to LONG_COMMANDS with a reason, or make it runnable here"
+    assert is_cli_example(block), (
+        f"{block.id}: add this command to LONG_COMMANDS with a reason, or make it runnable here"
+    )
 
     key_file = tmp_path / "litepolis-key"
     key_file.write_text(user.key + "\n", encoding="utf-8")
@@ -286,7 +291,7 @@ def test_sample_output(block: Block, tmp_path: Path) -> None:
     expected = block.text.splitlines()
     actual = result.stdout.splitlines()
     assert len(actual) == len(expected), result.stdout
-    for number, (sample, line) in enumerate(zip(expected, actual), start=block.line + 1):
+    for number, (sample, line) in enumerate(zip(expected, actual, strict=True), start=block.line + 1):
         assert re.fullmatch(sample_pattern(sample), line), f"{block.page}:{number}: {sample!r} != {line!r}"
 
 
@@ -298,7 +303,8 @@ def test_long_commands_table() -> None:
 @pytest.mark.parametrize("page", DOC_FILES)
 def test_every_block_covered(page: str) -> None:
     # Fences counted without the parser: every opening and closing line.
-    fence_lines = [line for line in (REPO / page).read_text(encoding="utf-8").splitlines() if line.lstrip().startswith("```")]
+    lines = (REPO / page).read_text(encoding="utf-8").splitlines()
+    fence_lines = [line for line in lines if line.lstrip().startswith("```")]
     collected = [block.id for block in ALL_BLOCKS if block.page == page]
     executed = [
         block.id

@@ -12,8 +12,6 @@ from typing import Any, Callable, List, Optional
 import pydantic
 import pytest
 import urllib3.exceptions
-
-import litepolis_client._retry
 from faultservers import (
     ScriptedServer,
     close_without_response,
@@ -30,10 +28,12 @@ from faultservers import (
     trickle,
     trickle_head,
 )
+
+import litepolis_client._retry
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
     ApiConnectionError,
+    APIKeysApi,
     Configuration,
     ConversationModel,
     ConversationsApi,

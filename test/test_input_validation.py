@@ -16,7 +16,6 @@ from litepolis_client import (
     ApiClient,
     ApiTypeError,
     ApiValueError,
-    CommentModel,
     CommentsApi,
     Configuration,
     ConversationModel,

@@ -429,7 +429,7 @@ def test_threads_with_own_clients():
         servers = [stack.enter_context(RecordingServer()) for _ in range(THREADS)]
         clients = [
             stack.enter_context(build_client(configuration_for(server, identity), identity))
-            for server, identity in zip(servers, identities)
+            for server, identity in zip(servers, identities, strict=True)
         ]
 
         def work(index: int) -> None:

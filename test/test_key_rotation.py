@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
+    APIKeysApi,
     Configuration,
     RenewalHookError,
     UserApi,
@@ -144,6 +144,6 @@ def test_renewals_from_threads_stay_consistent(litepolis_server):
         thread.join(timeout=30)
 
     assert errors == []
-    for user, client in zip(users, clients):
+    for user, client in zip(users, clients, strict=True):
         assert litepolis_server.live_keys(user.id) == [client.configuration.api_key[SCHEME]]
         client.close()

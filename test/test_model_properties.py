@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
+    APIKeysApi,
     ApiValueError,
     Configuration,
     ConversationsApi,

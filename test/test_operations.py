@@ -17,9 +17,9 @@ from typing import Any, Optional
 import pytest
 
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
     ApiException,
+    APIKeysApi,
     CommentModel,
     CommentResponse,
     CommentResponseMessage,

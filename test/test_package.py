@@ -7,7 +7,7 @@ import litepolis_client
 
 
 def test_public_names_import():
-    from litepolis_client import APIKeysApi, ApiClient, Configuration, ResponseMessage
+    from litepolis_client import ApiClient, APIKeysApi, Configuration, ResponseMessage
     from litepolis_client.rest import ApiException
 
     assert issubclass(ApiException, Exception)

@@ -23,10 +23,10 @@ import urllib3
 
 import litepolis_client
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
     ApiConnectionError,
     ApiException,
+    APIKeysApi,
     ApiValueError,
     CommentModel,
     CommentsApi,

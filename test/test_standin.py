@@ -825,7 +825,7 @@ def test_url_host_and_port():
 
     assert repr(server) == "<StandInServer stopped>"
     with pytest.raises(RuntimeError, match="not running"):
-        server.url
+        _ = server.url
 
 
 def test_start_twice_raises():

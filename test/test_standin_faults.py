@@ -18,8 +18,8 @@ import urllib3
 
 import litepolis_client._retry
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
+    APIKeysApi,
     CommentModel,
     CommentsApi,
     Configuration,

@@ -12,8 +12,8 @@ import urllib3
 
 import litepolis_client._retry
 from litepolis_client import (
-    APIKeysApi,
     ApiClient,
+    APIKeysApi,
     ApiTypeError,
     Configuration,
     DefaultApi,

@@ -8,7 +8,7 @@ templates/, then run .ci/generate.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 from litepolis_client.models.response_message import ResponseMessage
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
@@ -82,13 +82,14 @@ class APIKeysApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _UPDATE_USERTOKEN_API_V1_SECURE_USERS_RENEW_PUT,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def update_usertoken_api_v1_secure_users_renew_put_with_http_info(
         self,

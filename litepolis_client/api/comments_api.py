@@ -8,7 +8,7 @@ templates/, then run .ci/generate.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 from pydantic import StrictBool, StrictInt
 from typing import Any, Optional
@@ -149,14 +149,15 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _CREATE_COMMENT_API_V1_SECURE_COMMENTS_POST,
             {
                 "comment_model": comment_model,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def create_comment_api_v1_secure_comments_post_with_http_info(
         self,
@@ -199,14 +200,15 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _DELETE_COMMENT_API_V1_SECURE_COMMENTS_CID_DELETE,
             {
                 "cid": cid,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def delete_comment_api_v1_secure_comments_cid_delete_with_http_info(
         self,
@@ -255,7 +257,7 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_COMMENTS_API_V1_SECURE_COMMENTS_CID_GET,
             {
                 "cid": cid,
@@ -264,7 +266,8 @@ class CommentsApi:
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("CommentResponse", response.data)
 
     def get_comments_api_v1_secure_comments_cid_get_with_http_info(
         self,
@@ -313,14 +316,15 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_COMMENTS_FOR_MODERATION_API_V1_SECURE_COMMENTS_CID_MODERATE_GET,
             {
                 "cid": cid,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("CommentResponse", response.data)
 
     def get_comments_for_moderation_api_v1_secure_comments_cid_moderate_get_with_http_info(
         self,
@@ -365,14 +369,15 @@ class CommentsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _UPDATE_COMMENT_API_V1_SECURE_COMMENTS_PUT,
             {
                 "comment_model": comment_model,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def update_comment_api_v1_secure_comments_put_with_http_info(
         self,

@@ -8,7 +8,7 @@ templates/, then run .ci/generate.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 from pydantic import StrictInt
 from typing import Any
@@ -146,14 +146,15 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _CREATE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_POST,
             {
                 "conversation_model": conversation_model,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def create_conversation_api_v1_secure_conversations_post_with_http_info(
         self,
@@ -196,14 +197,15 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _DELETE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_CID_DELETE,
             {
                 "cid": cid,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def delete_conversation_api_v1_secure_conversations_cid_delete_with_http_info(
         self,
@@ -246,13 +248,14 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_ALL_CONVERSATIONS_API_V1_SECURE_CONVERSATIONS_ALL_GET,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ConversationResponse", response.data)
 
     def get_all_conversations_api_v1_secure_conversations_all_get_with_http_info(
         self,
@@ -295,14 +298,15 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_CONVERSATION_API_V1_SECURE_CONVERSATIONS_CID_GET,
             {
                 "cid": cid,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def get_conversation_api_v1_secure_conversations_cid_get_with_http_info(
         self,
@@ -347,14 +351,15 @@ class ConversationsApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _UPDATE_CONVERSATION_API_V1_SECURE_CONVERSATIONS_PUT,
             {
                 "conversation_model": conversation_model,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def update_conversation_api_v1_secure_conversations_put_with_http_info(
         self,

@@ -8,7 +8,7 @@ templates/, then run .ci/generate.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 from typing import Any
 from litepolis_client._config import NOT_GIVEN, TimeoutArg
@@ -64,13 +64,14 @@ class DefaultApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_TESTROUTE_API_V1_PUBLIC_GET,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def get_testroute_api_v1_public_get_with_http_info(
         self,

@@ -8,7 +8,7 @@ templates/, then run .ci/generate.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 from typing import Any
 from litepolis_client.models.response_message import ResponseMessage
@@ -193,14 +193,15 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _CREATE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_POST,
             {
                 "user_profile": user_profile,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def create_userprofile_api_v1_secure_users_profile_post_with_http_info(
         self,
@@ -241,13 +242,14 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _DELETE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_DELETE,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def delete_userprofile_api_v1_secure_users_profile_delete_with_http_info(
         self,
@@ -288,13 +290,14 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_TESTROUTE_API_V1_SECURE_GET,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def get_testroute_api_v1_secure_get_with_http_info(
         self,
@@ -337,14 +340,15 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_USERAUTH_API_V1_SECURE_USERS_AUTH_POST,
             {
                 "user_profile": user_profile,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def get_userauth_api_v1_secure_users_auth_post_with_http_info(
         self,
@@ -387,13 +391,14 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_USERPROFILE_API_V1_SECURE_USERS_PROFILE_GET,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def get_userprofile_api_v1_secure_users_profile_get_with_http_info(
         self,
@@ -434,13 +439,14 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _GET_USERROLE_API_V1_SECURE_USERS_ROLE_GET,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def get_userrole_api_v1_secure_users_role_get_with_http_info(
         self,
@@ -483,14 +489,15 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _UPDATE_USERPROFILE_API_V1_SECURE_USERS_PROFILE_PUT,
             {
                 "user_profile": user_profile,
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("object", response.data)
 
     def update_userprofile_api_v1_secure_users_profile_put_with_http_info(
         self,
@@ -551,13 +558,14 @@ class UserApi:
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
         :param _headers: Extra request headers for this call.
         """
-        return self.api_client.call(
+        response = self.api_client.call(
             _UPDATE_USERTOKEN_API_V1_SECURE_USERS_RENEW_PUT,
             {
             },
             request_timeout=_request_timeout,
             headers=_headers,
-        ).data
+        )
+        return cast("ResponseMessage", response.data)
 
     def update_usertoken_api_v1_secure_users_renew_put_with_http_info(
         self,

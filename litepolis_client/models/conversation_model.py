@@ -13,7 +13,7 @@ import pprint
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
-from typing import Union
+from typing import Any, Dict, Optional, Union
 
 from typing_extensions import Self
 

@@ -14,7 +14,7 @@ import pprint
 from pydantic import BaseModel, ConfigDict
 from typing import Any, ClassVar, Dict, List, Optional
 from litepolis_client.models.validation_error import ValidationError
-from typing import Union
+from typing import Any, Dict, Optional, Union
 
 from typing_extensions import Self
 

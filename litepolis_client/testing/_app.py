@@ -516,7 +516,8 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def _get_state(request: Request) -> StandInState:
-    return request.app.state.standin
+    state: StandInState = request.app.state.standin
+    return state
 
 
 StateDep = Annotated[StandInState, Depends(_get_state)]

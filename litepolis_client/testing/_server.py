@@ -172,7 +172,7 @@ class StandInServer:
             log_level="warning",
             lifespan="off",
             access_log=False,
-            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_TIMEOUT_S,
+            timeout_graceful_shutdown=int(_GRACEFUL_SHUTDOWN_TIMEOUT_S),
         )
         self._server = uvicorn.Server(config)
         self._app.stopping.clear()

@@ -57,8 +57,11 @@ def run(server: StandInServer) -> bool:
             return False
 
     with client_for(server, new_key) as api_client:
-        me = litepolis_client.UserApi(api_client).get_testroute_api_v1_secure_get()
-    print(f"new key:   works, GET /api/v1/secure/ -> {me.detail.email} ({me.detail.role})")
+        me = litepolis_client.UserApi(api_client).get_testroute_api_v1_secure_get().detail
+    if not isinstance(me, litepolis_client.UserResponseMessage):
+        print("FAILED: GET /api/v1/secure/ did not return the user")
+        return False
+    print(f"new key:   works, GET /api/v1/secure/ -> {me.email} ({me.role})")
     return True
 
 

@@ -46,7 +46,8 @@ def _import_server_class() -> "type[StandInServer]":
             " Install the testing extra: pip install 'litepolis-client[testing]'"
         ) from exc
 
-    return module.StandInServer
+    server_class: "type[StandInServer]" = module.StandInServer
+    return server_class
 
 
 @pytest.fixture

@@ -320,7 +320,8 @@ url, key, warmup, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.ar
 configuration = litepolis_client.Configuration(
     host=url, api_key={"APIKeyHeader": key}, update_api_key_on_renewal=False
 )
-renew = litepolis_client.APIKeysApi(litepolis_client.ApiClient(configuration)).update_usertoken_api_v1_secure_users_renew_put
+api_keys = litepolis_client.APIKeysApi(litepolis_client.ApiClient(configuration))
+renew = api_keys.update_usertoken_api_v1_secure_users_renew_put
 for _ in range(warmup):
     renew()
 gc.collect()

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Callable, List
 
 import urllib3
-
 from canned_server import CALLER_KEY, RENEW_PATH
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]

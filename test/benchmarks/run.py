@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import urllib3
-
 import canned_server
 import measurements
 import peers
 import report
+import urllib3
 
 RESULTS_PAGE = peers.REPOSITORY_ROOT / "docs" / "benchmarks-results.md"
 CHART = peers.REPOSITORY_ROOT / "docs" / "benchmarks.png"
@@ -88,7 +87,8 @@ def main() -> int:
         report.write_chart(results, CHART)
         page = report.markdown_page(results, targets, COMMAND, chart=CHART.name)
         RESULTS_PAGE.write_text(page, encoding="utf-8")
-        print(f"\nwrote {RESULTS_PAGE.relative_to(peers.REPOSITORY_ROOT)} and {CHART.relative_to(peers.REPOSITORY_ROOT)}")
+        results_page = RESULTS_PAGE.relative_to(peers.REPOSITORY_ROOT)
+        print(f"\nwrote {results_page} and {CHART.relative_to(peers.REPOSITORY_ROOT)}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
     failed = any(target.outcome == "FAIL" for target in targets)
