@@ -18,6 +18,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
+import litepolis_client
 from litepolis_client.testing import StandInServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,7 +130,26 @@ PYTEST_MODULES = [b for b in ALL_BLOCKS if b.language == "python" and count_test
 SH_BLOCKS = [b for b in ALL_BLOCKS if b.language == "sh"]
 CLI_EXAMPLES = [b for b in SH_BLOCKS if is_cli_example(b)]
 SKIPPED = [b for b in SH_BLOCKS if b.text.strip() in LONG_COMMANDS]
-SAMPLE_OUTPUTS = [b for b in ALL_BLOCKS if b.language == "text"]
+
+
+# A sample output sits within this many lines after its command's block.
+MAX_SAMPLE_GAP_LINES = 5
+
+
+def follows_sh_block(block: Block) -> bool:
+    """Tell whether `block` comes right after a shell command's block on its page."""
+    earlier = [b for b in ALL_BLOCKS if b.page == block.page and b.line < block.line]
+    if not earlier or earlier[-1].language != "sh":
+        return False
+    command = earlier[-1]
+    closing_fence = command.line + len(command.text.splitlines()) + 1
+    return block.line - closing_fence <= MAX_SAMPLE_GAP_LINES
+
+
+# A text block right after a shell command is that command's sample output;
+# any other text block is a diagram, such as the exception tree.
+SAMPLE_OUTPUTS = [b for b in ALL_BLOCKS if b.language == "text" and follows_sh_block(b)]
+DIAGRAMS = [b for b in ALL_BLOCKS if b.language == "text" and not follows_sh_block(b)]
 
 
 def ids(blocks: List[Block]) -> List[str]:
@@ -300,6 +320,14 @@ def test_long_commands_table() -> None:
     assert set(LONG_COMMANDS) == not_runnable
 
 
+@pytest.mark.parametrize("block", DIAGRAMS, ids=ids(DIAGRAMS))
+def test_diagram_names_exist(block: Block) -> None:
+    names = set(re.findall(r"\b[A-Z][A-Za-z]+(?:Error|Exception)\b", block.text))
+
+    assert names, f"{block.id}: a diagram without exception names is not checked by anything"
+    assert sorted(name for name in names if not hasattr(litepolis_client, name)) == []
+
+
 @pytest.mark.parametrize("page", DOC_FILES)
 def test_every_block_covered(page: str) -> None:
     # Fences counted without the parser: every opening and closing line.
@@ -308,7 +336,7 @@ def test_every_block_covered(page: str) -> None:
     collected = [block.id for block in ALL_BLOCKS if block.page == page]
     executed = [
         block.id
-        for block in PYTHON_SCRIPTS + PYTEST_MODULES + CLI_EXAMPLES + SAMPLE_OUTPUTS
+        for block in PYTHON_SCRIPTS + PYTEST_MODULES + CLI_EXAMPLES + SAMPLE_OUTPUTS + DIAGRAMS
         if block.page == page
     ]
     skipped = [block.id for block in SKIPPED if block.page == page]
