@@ -1,4 +1,4 @@
-"""A renewal switches the client to the new key, unless told not to."""
+"""A renewal switches the client to the new key, unless configured not to."""
 
 import threading
 
@@ -51,7 +51,7 @@ def test_hook_sees_key_before_return(litepolis_server):
     seen = []
 
     def store(key):
-        # The configuration still holds the old key while the hook runs.
+        # The configuration still contains the old key while the hook runs.
         seen.append((key, client.configuration.api_key[SCHEME]))
 
     client = client_for(litepolis_server, user.key, on_api_key_renewed=store)

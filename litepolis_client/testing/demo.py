@@ -4,7 +4,7 @@ Run with ``python -m litepolis_client.testing.demo``. It starts a LitePolis
 stand-in on an ephemeral 127.0.0.1 port, seeds one user, renews that user's
 key through ``APIKeysApi``, checks that the old key is rejected and the new
 one works, and stops the server. Keys are printed masked. The exit code is 0
-when every step behaved as the LitePolis contract says, else 1.
+when every step behaved as the LitePolis contract requires, else 1.
 """
 
 from __future__ import annotations
