@@ -99,7 +99,9 @@ class ApiClientBase:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} host={self.configuration.host!r}>"
+        host = self.configuration.host
+        shown = _redact.display_url(host) if isinstance(host, str) else host
+        return f"<{type(self).__name__} host={shown!r}>"
 
     def close(self) -> None:
         """Close the pooled connections; the client opens new ones if used again."""
@@ -212,21 +214,27 @@ class ApiClientBase:
 
         configuration = self.configuration
         hook_error = None
-        if configuration.on_api_key_renewed is not None:
-            try:
+        try:
+            if configuration.on_api_key_renewed is not None:
                 configuration.on_api_key_renewed(new_key)
-            except Exception as exc:
-                hook_error = exc
-        if configuration.update_api_key_on_renewal:
-            replaced = configuration.replace_api_key(scheme, old_key, new_key)
-            if not replaced:
-                logger.warning(
-                    "%s: %s changed during the call; kept the newer value instead of the renewed key",
-                    operation.operation_id,
-                    scheme,
-                )
+        except Exception as exc:
+            hook_error = exc
+        finally:
+            # Also when the hook raises KeyboardInterrupt or SystemExit: the
+            # configuration is the last place that still has the key.
+            if configuration.update_api_key_on_renewal:
+                self._store_new_key(operation, scheme, old_key, new_key)
         if hook_error is not None:
             raise RenewalHookError(operation.operation_id, new_key) from hook_error
+
+    def _store_new_key(self, operation: Operation, scheme: str, old_key: str, new_key: str) -> None:
+        replaced = self.configuration.replace_api_key(scheme, old_key, new_key)
+        if not replaced:
+            logger.warning(
+                "%s: %s changed during the call; kept the newer value instead of the renewed key",
+                operation.operation_id,
+                scheme,
+            )
 
     # Building the request.
 
@@ -473,16 +481,16 @@ def _check_host(host: Any) -> _BaseUrl:
     try:
         parsed = urllib3.util.parse_url(host)
     except urllib3.exceptions.LocationParseError:
-        raise ApiValueError(f"Configuration.host is not a valid URL: {_display_host(host)!r}") from None
+        raise ApiValueError(f"Configuration.host is not a valid URL: {_redact.display_url(host)!r}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ApiValueError(
-            f"Configuration.host must be an http:// or https:// URL with a host name, got {_display_host(host)!r}"
+            f"Configuration.host must be an http:// or https:// URL with a host name, got {_redact.display_url(host)!r}"
         )
     if parsed.auth:
         raise ApiValueError("Configuration.host must not contain a user name or password")
     if parsed.query is not None or parsed.fragment is not None:
         raise ApiValueError(
-            f"Configuration.host must not contain a query or fragment, got {_display_host(host)!r}"
+            f"Configuration.host must not contain a query or fragment, got {_redact.display_url(host)!r}"
         )
     hostname = parsed.host.strip("[]")
     origin = f"{parsed.scheme}://{parsed.netloc}"
@@ -493,17 +501,6 @@ def _check_host(host: Any) -> _BaseUrl:
         hostname=hostname,
         sends_keys_in_clear=parsed.scheme == "http" and not _is_loopback(hostname),
     )
-
-
-def _display_host(host: str) -> str:
-    """Return `host` without any user name or password, for messages."""
-    scheme, separator, rest = host.partition("://")
-    if not separator:
-        return host[:100]
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}://{authority}{slash}{path}"[:100]
 
 
 def _check_header(name: Any, value: Any, *, secret: bool) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple
 import urllib3
 
 from litepolis_client._exceptions import ApiTypeError, ApiValueError
-from litepolis_client._redact import REDACTED
+from litepolis_client._redact import REDACTED, display_url
 from litepolis_client._retry import RetryPolicy
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
@@ -433,8 +433,9 @@ class ConfigurationBase:
 
     def __repr__(self) -> str:
         keys = {scheme: REDACTED for scheme in self.api_key}
+        host = display_url(self.host) if isinstance(self.host, str) else self.host
         return (
-            f"{type(self).__name__}(host={self.host!r}, api_key={keys!r}, "
+            f"{type(self).__name__}(host={host!r}, api_key={keys!r}, "
             f"timeout={self.timeout!r}, retry={self.retry!r}, "
             f"max_response_bytes={self.max_response_bytes!r}, verify_ssl={self.verify_ssl!r})"
         )

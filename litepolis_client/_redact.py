@@ -133,3 +133,14 @@ def _shorten(text: str) -> str:
     if len(text) <= MAX_DESCRIPTION_CHARS:
         return text
     return text[: MAX_DESCRIPTION_CHARS - 3] + "..."
+
+
+def display_url(host: str) -> str:
+    """Return `host` without any user name or password, for messages."""
+    scheme, separator, rest = host.partition("://")
+    if not separator:
+        return host[:100]
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}://{authority}{slash}{path}"[:100]

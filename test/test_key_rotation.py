@@ -147,3 +147,16 @@ def test_renewals_from_threads_stay_consistent(litepolis_server):
     for user, client in zip(users, clients, strict=True):
         assert litepolis_server.live_keys(user.id) == [client.configuration.api_key[SCHEME]]
         client.close()
+
+
+def test_interrupting_hook_keeps_new_key(litepolis_server):
+    user = litepolis_server.add_user("ada@example.org")
+
+    def interrupted_store(key):
+        raise KeyboardInterrupt
+
+    with client_for(litepolis_server, user.key, on_api_key_renewed=interrupted_store) as client:
+        with pytest.raises(KeyboardInterrupt):
+            renew(client)
+
+    assert litepolis_server.live_keys(user.id) == [client.configuration.api_key[SCHEME]]
