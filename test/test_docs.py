@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import os
 import re
 import shlex
@@ -349,3 +350,12 @@ def test_hand_written_pages_listed() -> None:
     generated = set((REPO / ".openapi-generator" / "FILES").read_text(encoding="utf-8").split())
     pages = {f"docs/{path.name}" for path in (REPO / "docs").glob("*.md")}
     assert pages - generated - set(UNCHECKED_PAGES) == set(DOC_FILES) - {"README.md"}
+
+
+def test_every_setting_documented() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configure it", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(\w+)`", section))
+    settings = set(inspect.signature(litepolis_client.Configuration.__init__).parameters) - {"self"}
+
+    assert sorted(settings - documented) == []
