@@ -77,13 +77,16 @@ class LitePolisError(Exception):
 OpenApiException = LitePolisError
 
 
-def _render_path(path_to_item: Optional[list[Any]]) -> str:
-    if not path_to_item:
-        return ""
-    return "".join(f"[{item}]" if isinstance(item, int) else f"['{item}']" for item in path_to_item)
+class _ItemError(LitePolisError):
+    """Base of the input errors that may name where in a nested value the problem is."""
+
+    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
+        self.path_to_item = path_to_item
+        path = "".join(f"[{item}]" if isinstance(item, int) else f"['{item}']" for item in path_to_item or ())
+        super().__init__(f"{msg} at {path}" if path else msg)
 
 
-class ApiTypeError(LitePolisError, TypeError):
+class ApiTypeError(_ItemError, TypeError):
     """An argument has the wrong type; raised before anything is sent."""
 
     __module__ = _PUBLIC_MODULE
@@ -95,44 +98,27 @@ class ApiTypeError(LitePolisError, TypeError):
         valid_classes: Optional[tuple[type, ...]] = None,
         key_type: Optional[bool] = None,
     ) -> None:
-        self.path_to_item = path_to_item
         self.valid_classes = valid_classes
         self.key_type = key_type
-        path = _render_path(path_to_item)
-        super().__init__(f"{msg} at {path}" if path else msg)
+        super().__init__(msg, path_to_item)
 
 
-class ApiValueError(LitePolisError, ValueError):
+class ApiValueError(_ItemError, ValueError):
     """An argument has an invalid value; raised before anything is sent."""
 
     __module__ = _PUBLIC_MODULE
 
-    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
-        self.path_to_item = path_to_item
-        path = _render_path(path_to_item)
-        super().__init__(f"{msg} at {path}" if path else msg)
 
-
-class ApiAttributeError(LitePolisError, AttributeError):
+class ApiAttributeError(_ItemError, AttributeError):
     """An attribute that the model or client does not have."""
 
     __module__ = _PUBLIC_MODULE
 
-    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
-        self.path_to_item = path_to_item
-        path = _render_path(path_to_item)
-        super().__init__(f"{msg} at {path}" if path else msg)
 
-
-class ApiKeyError(LitePolisError, KeyError):
+class ApiKeyError(_ItemError, KeyError):
     """A key that a mapping of the client does not have."""
 
     __module__ = _PUBLIC_MODULE
-
-    def __init__(self, msg: str, path_to_item: Optional[list[Any]] = None) -> None:
-        self.path_to_item = path_to_item
-        path = _render_path(path_to_item)
-        super().__init__(f"{msg} at {path}" if path else msg)
 
 
 class ApiException(LitePolisError):
