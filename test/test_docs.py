@@ -43,6 +43,9 @@ CLI_NAME = "litepolis-client"
 # Keyed by the exact command, so a new or changed sh block fails
 # test_sh_block until someone adds it here or makes it runnable.
 LONG_COMMANDS = {
+    ".venv/bin/python -m litepolis_client.testing --key-file ./litepolis-key": (
+        "serves until interrupted; test_standin_main runs it and drives the CLI against it"
+    ),
     (
         "python3 -m venv .venv && .venv/bin/pip install '.[testing]' && "
         ".venv/bin/python -m litepolis_client.testing.demo"
