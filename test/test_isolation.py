@@ -8,10 +8,10 @@ import copy
 import dataclasses
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from recording import RecordingServer
 
 from litepolis_client import (
     ApiClient,
@@ -25,72 +25,6 @@ from litepolis_client.testing import StandInServer
 
 THREADS = 16
 CALLS_PER_THREAD = 6
-
-
-@dataclasses.dataclass(frozen=True)
-class ReceivedRequest:
-    method: str
-    path: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def values_of(self, name: str) -> list[str]:
-        return [value for header, value in self.headers if header.lower() == name.lower()]
-
-
-class RecordingServer:
-    """An HTTP/1.1 server on 127.0.0.1 that records each request and replies ``{"detail": "OK"}``."""
-
-    def __init__(self) -> None:
-        self.requests: list[ReceivedRequest] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        # A short poll interval makes shutdown() return in milliseconds.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> "RecordingServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
-
-    def _handler_class(self) -> type:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes. With Nagle's algorithm on,
-            # the body waits for the client's delayed ACK (35-45 ms measured here).
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep stderr quiet."""
-
-            def handle_one_request(self) -> None:
-                self.raw_requestline = self.rfile.readline(65537)
-                if not self.raw_requestline or not self.parse_request():
-                    self.close_connection = True
-                    return
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = ReceivedRequest(self.command, self.path, list(self.headers.items()), body)
-                with server._lock:
-                    server.requests.append(request)
-
-                answer = b'{"detail": "OK"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-        return Handler
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,16 +5,15 @@ Only the documented errors may come out, and an accepted document survives a rou
 
 import inspect
 import json
-import threading
 import typing
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from recording import RecordingServer, Reply
 
 from litepolis_client import (
     ApiClient,
@@ -225,49 +224,16 @@ def test_from_dict_rejects_or_round_trips(model, data):
 # Through the client.
 
 
-class BodyServer(ThreadingHTTPServer):
-    """An HTTP/1.1 server that responds to every request with 200 and the body set in ``body``."""
-
-    daemon_threads = True
-    body = b""
-
-
-class BodyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: BodyServer
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
-        body = self.server.body
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Keep the test output free of access logs.
-        pass
-
-
 @pytest.fixture(scope="module")
-def body_server() -> Iterator[BodyServer]:
-    server = BodyServer(("127.0.0.1", 0), BodyHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def body_server() -> Iterator[RecordingServer]:
+    """A server that responds to every request with 200 and the body of its ``reply``, which the tests set."""
+    with RecordingServer(Reply(body=b"")) as server:
+        yield server
 
 
-def configure(server: BodyServer) -> Configuration:
+def configure(server: RecordingServer) -> Configuration:
     return Configuration(
-        host=f"http://127.0.0.1:{server.server_address[1]}",
+        host=server.url,
         api_key={"APIKeyHeader": CALLER_KEY},
         retry=RetryPolicy(max_attempts=1),
     )
@@ -310,7 +276,7 @@ def parse_or_none(body: bytes) -> Any:
 @PROPERTY_SETTINGS
 @given(body=response_bodies, operation=st.sampled_from(sorted(READ_CALLS)))
 def test_client_raises_only_invalid_response(body_server, client, body, operation):
-    body_server.body = body
+    body_server.reply = Reply(body=body)
     expected = parse_or_none(body)
 
     try:
@@ -338,7 +304,7 @@ def is_usable_key(detail: Any) -> bool:
 @PROPERTY_SETTINGS
 @given(body=response_bodies)
 def test_renewal_raises_only_outcome_unknown(body_server, renewal_client, body):
-    body_server.body = body
+    body_server.reply = Reply(body=body)
     renewal_client.configuration.api_key["APIKeyHeader"] = CALLER_KEY
     expected = parse_or_none(body)
 

@@ -10,16 +10,14 @@ import http.client
 import json
 import logging
 import socket
-import struct
-import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
 import pytest
 import urllib3
+from recording import Fault, RecordingServer, Reply
 
 import litepolis_client
 from litepolis_client import (
@@ -49,7 +47,7 @@ from litepolis_client import (
 from litepolis_client.configuration import ENV_API_KEY, ENV_API_KEY_FILE
 from litepolis_client.testing import SeededUser, StandInServer
 
-# The key sent to fault servers. It is not UUID-shaped, so the client's UUID
+# The key sent to recording servers. It is not UUID-shaped, so the client's UUID
 # scrubbing cannot hide a leak of it by accident.
 CANARY_KEY = "sk-LEAKCANARY-qzx9w"
 PASSWORD = "pw-LEAKCANARY-kq7vm"
@@ -57,9 +55,6 @@ PASSWORD = "pw-LEAKCANARY-kq7vm"
 PROFILE_PASSWORD = hashlib.md5(b"pw-LEAKCANARY-profile").hexdigest()
 # A silent server costs one read timeout per attempt, so keep it short.
 SHORT_TIMEOUT = Timeout(connect=2.0, read=0.2)
-
-JSON = "application/json"
-
 
 # Collecting every output of a test.
 
@@ -157,97 +152,6 @@ def debug_client(url: str, key: Optional[str], *, debug: bool = True, **options:
     """Return a client for `url` that sends `key` as X-API-Key and logs at DEBUG unless `debug` is False."""
     api_key = {} if key is None else {"APIKeyHeader": key}
     return ApiClient(Configuration(host=url, api_key=api_key, debug=debug, **options))
-
-
-# A fault server: records requests, then replies, stays silent or resets.
-
-
-@dataclasses.dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    body: bytes = b'{"detail": "OK"}'
-    content_type: str = JSON
-    reason: Optional[str] = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ReceivedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class FaultServer:
-    """An HTTP/1.1 server on 127.0.0.1 that records each request, then responds as `behaviour` selects.
-
-    ``reply`` sends ``reply``. ``silent`` reads the request and never
-    responds. ``reset`` reads the request and resets the connection (RST, not FIN).
-    """
-
-    def __init__(self, behaviour: str = "reply", reply: Reply = Reply()) -> None:
-        self.behaviour = behaviour
-        self.reply = reply
-        self.requests: list[ReceivedRequest] = []
-        self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        # A short poll interval makes shutdown() return in milliseconds.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self) -> "FaultServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
-
-    def _handler_class(self) -> type:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes. With Nagle's algorithm on,
-            # the body waits for the client's delayed ACK (35-45 ms measured here).
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep stderr empty: the tests assert on it."""
-
-            def handle_one_request(self) -> None:
-                self.raw_requestline = self.rfile.readline(65537)
-                if not self.raw_requestline or not self.parse_request():
-                    self.close_connection = True
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                request = ReceivedRequest(self.command, self.path, dict(self.headers), body)
-                server.requests.append(request)
-
-                if server.behaviour == "silent":
-                    server._stopping.wait(10)
-                    self.close_connection = True
-                elif server.behaviour == "reset":
-                    # Linger 0 makes close() send RST instead of FIN.
-                    linger = struct.pack("ii", 1, 0)
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-                    self.connection.close()
-                    self.close_connection = True
-                else:
-                    reply = server.reply
-                    self.send_response(reply.status, reply.reason)
-                    self.send_header("Content-Type", reply.content_type)
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-
-        return Handler
 
 
 @pytest.fixture
@@ -481,7 +385,7 @@ def test_key_file_control_character_hidden(outputs, monkeypatch, tmp_path):
     key_file = tmp_path / "litepolis.key"
     key_file.write_bytes(CANARY_KEY.encode() + b"\0\n")
     monkeypatch.setenv(ENV_API_KEY_FILE, str(key_file))
-    with FaultServer() as server, ApiClient(Configuration(host=server.url, debug=True)) as client:
+    with RecordingServer() as server, ApiClient(Configuration(host=server.url, debug=True)) as client:
         with pytest.raises(ApiValueError) as excinfo:
             UserApi(client).get_testroute_api_v1_secure_get()
         sent = len(server.requests)
@@ -530,7 +434,7 @@ def test_standin_422_hides_password(seed, outputs):
     outputs.assert_free_of(key=seed.user.key, password=PASSWORD)
 
 
-# Error responses of a fault server, shaped like FastAPI's.
+# Error responses of a recording server, shaped like FastAPI's.
 
 
 def validation_error_body(location: list, value: Any) -> bytes:
@@ -571,7 +475,7 @@ def test_422_echo_hidden_from_exception(outputs, operation, echo):
     echoed = {"email": "someone@example.org", "password": PASSWORD} if echo == ["body"] else PASSWORD
     reply = Reply(422, validation_error_body(echo, echoed))
     # Without debug logging, so that only the exception is under test here.
-    with FaultServer(reply=reply) as server, debug_client(server.url, CANARY_KEY, debug=False) as client:
+    with RecordingServer(reply) as server, debug_client(server.url, CANARY_KEY, debug=False) as client:
         with pytest.raises(UnprocessableEntityException) as excinfo:
             PASSWORD_CALLS[operation](client)
     outputs.add_exception(excinfo.value)
@@ -589,7 +493,7 @@ def test_422_echo_hidden_from_exception(outputs, operation, echo):
 )
 def test_422_password_echo_hidden_from_log(outputs, operation):
     reply = Reply(422, validation_error_body(["body", "password"], PASSWORD))
-    with FaultServer(reply=reply) as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer(reply) as server, debug_client(server.url, CANARY_KEY) as client:
         with pytest.raises(UnprocessableEntityException):
             PASSWORD_CALLS[operation](client)
 
@@ -598,7 +502,7 @@ def test_422_password_echo_hidden_from_log(outputs, operation):
 
 def test_422_data_repr_hides_password(outputs):
     reply = Reply(422, validation_error_body(["body", "password"], PASSWORD))
-    with FaultServer(reply=reply) as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer(reply) as server, debug_client(server.url, CANARY_KEY) as client:
         with pytest.raises(UnprocessableEntityException) as excinfo:
             PASSWORD_CALLS["login"](client)
     outputs.add_repr("exception.data", excinfo.value.data)
@@ -631,7 +535,7 @@ def echo_reply(kind: str, key: str) -> Reply:
     ],
 )
 def test_echoed_key_hidden(outputs, kind, key):
-    with FaultServer(reply=echo_reply(kind, key)) as server, debug_client(server.url, key) as client:
+    with RecordingServer(echo_reply(kind, key)) as server, debug_client(server.url, key) as client:
         with pytest.raises(UnauthorizedException) as excinfo:
             UserApi(client).get_testroute_api_v1_secure_get()
     outputs.add_exception(excinfo.value)
@@ -641,7 +545,7 @@ def test_echoed_key_hidden(outputs, kind, key):
 
 def test_renewal_5xx_echo_hidden(outputs):
     reply = Reply(500, json.dumps({"detail": f"cannot renew {CANARY_KEY}"}).encode())
-    with FaultServer(reply=reply) as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer(reply) as server, debug_client(server.url, CANARY_KEY) as client:
         with pytest.raises(RenewalOutcomeUnknownError) as excinfo:
             APIKeysApi(client).update_usertoken_api_v1_secure_users_renew_put()
     outputs.add_exception(excinfo.value)
@@ -673,7 +577,7 @@ def test_unreadable_answer_hides_key(outputs, operation, answer):
     server_key = CANARY_KEY
     caller_key = "sk-CALLERCANARY-m4ttr"
     reply = UNREADABLE_KEY_ANSWERS[answer]
-    with FaultServer(reply=reply) as server, debug_client(server.url, caller_key) as client:
+    with RecordingServer(reply) as server, debug_client(server.url, caller_key) as client:
         with pytest.raises((InvalidResponseError, RenewalOutcomeUnknownError)) as excinfo:
             KEY_RETURNING_CALLS[operation](client)
     outputs.add_exception(excinfo.value)
@@ -684,7 +588,7 @@ def test_unreadable_answer_hides_key(outputs, operation, answer):
 @pytest.mark.parametrize("answer", ["text-body", "cut-short-json"])
 def test_unreadable_read_hides_key(outputs, answer):
     reply = UNREADABLE_KEY_ANSWERS[answer]
-    with FaultServer(reply=reply) as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer(reply) as server, debug_client(server.url, CANARY_KEY) as client:
         with pytest.raises(InvalidResponseError) as excinfo:
             UserApi(client).get_testroute_api_v1_secure_get()
     outputs.add_exception(excinfo.value)
@@ -726,7 +630,7 @@ def test_refused_connection_hides_key(refused_url, outputs, operation):
 
 @pytest.mark.parametrize("operation", TRANSPORT_CALLS)
 def test_silent_server_hides_key(outputs, operation):
-    with FaultServer("silent") as server:
+    with RecordingServer(Fault.SILENCE) as server:
         error = run_transport_failure(server.url, operation, outputs)
         sent = len(server.requests)
 
@@ -740,7 +644,7 @@ def test_silent_server_hides_key(outputs, operation):
 
 @pytest.mark.parametrize("operation", TRANSPORT_CALLS)
 def test_connection_reset_hides_key(outputs, operation):
-    with FaultServer("reset") as server:
+    with RecordingServer(Fault.RESET) as server:
         error = run_transport_failure(server.url, operation, outputs)
         sent = len(server.requests)
 
@@ -768,7 +672,7 @@ REJECTED_KEYS = {
 
 @pytest.mark.parametrize("name", REJECTED_KEYS)
 def test_rejected_key_hidden(outputs, name):
-    with FaultServer() as server, debug_client(server.url, REJECTED_KEYS[name]) as client:
+    with RecordingServer() as server, debug_client(server.url, REJECTED_KEYS[name]) as client:
         with pytest.raises(ApiValueError) as excinfo:
             UserApi(client).get_testroute_api_v1_secure_get()
         sent = len(server.requests)
@@ -784,7 +688,7 @@ def test_rejected_key_hidden(outputs, name):
     "name", ["CRLF", "NUL", "non-Latin-1"]
 )
 def test_rejected_secret_header_hidden(outputs, header, name):
-    with FaultServer() as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer() as server, debug_client(server.url, CANARY_KEY) as client:
         with pytest.raises(ApiValueError) as excinfo:
             UserApi(client).get_testroute_api_v1_secure_get(_headers={header: REJECTED_KEYS[name]})
         sent = len(server.requests)
@@ -809,7 +713,7 @@ def warnings_of(outputs: Outputs) -> list[logging.LogRecord]:
 
 
 def test_plain_http_warning_hides_key(remote_loopback, outputs):
-    with FaultServer() as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer() as server, debug_client(server.url, CANARY_KEY) as client:
         UserApi(client).get_testroute_api_v1_secure_get()
         UserApi(client).get_testroute_api_v1_secure_get()
         sent = len(server.requests)
@@ -823,14 +727,14 @@ def test_plain_http_warning_hides_key(remote_loopback, outputs):
 
 
 def test_plain_http_no_key_no_warning(remote_loopback, outputs):
-    with FaultServer() as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer() as server, debug_client(server.url, CANARY_KEY) as client:
         DefaultApi(client).get_testroute_api_v1_public_get()
 
     assert warnings_of(outputs) == []
 
 
 def test_loopback_http_no_warning(outputs):
-    with FaultServer() as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer() as server, debug_client(server.url, CANARY_KEY) as client:
         UserApi(client).get_testroute_api_v1_secure_get()
 
     assert warnings_of(outputs) == []
@@ -858,7 +762,7 @@ def no_log_handlers() -> Iterator[None]:
 
 
 def test_debug_prints_nothing(no_log_handlers, remote_loopback, capfd):
-    with FaultServer() as server, debug_client(server.url, CANARY_KEY) as client:
+    with RecordingServer() as server, debug_client(server.url, CANARY_KEY) as client:
         UserApi(client).get_testroute_api_v1_secure_get()
         server.reply = Reply(503, b'{"detail": "Service Unavailable"}')
         with pytest.raises(ApiException):

@@ -6,10 +6,10 @@ import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from recording import RecordingServer, Reply, Request
 
 from litepolis_client import ApiClient, Configuration, ResponseMessage, RetryPolicy, UserApi
 
@@ -22,89 +22,27 @@ REQUEST_ID_HEADER = "X-Request-Id"
 CLOSE_WAIT_SECONDS = 5.0
 
 
-class CountingServer(ThreadingHTTPServer):
-    """A threaded HTTP/1.1 server that counts accepted and still open connections."""
-
-    daemon_threads = True
-    # With socketserver's default listen backlog of 5, Linux drops some of 16
-    # simultaneous connects and resends each dropped SYN only after about 1 s.
-    request_queue_size = 64
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), CallerHandler)
-        self.accepted = 0
-        self.open = 0
-        self.changed = threading.Condition()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def wait_until_all_closed(self, timeout: float) -> bool:
-        with self.changed:
-            return self.changed.wait_for(lambda: self.open == 0, timeout)
-
-
-class CallerHandler(BaseHTTPRequestHandler):
-    """Respond to every GET like LitePolis ``GET /api/v1/secure/``, echoing the request id in ``message``.
+def caller_reply(request: Request) -> Reply:
+    """Respond like LitePolis ``GET /api/v1/secure/``, echoing the request id in ``message``.
 
     The echo lets a test check that each thread got the response to its own request.
     """
-
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes. With Nagle's algorithm on, the second
-    # write waits for the client's delayed ACK, about 40 ms per request on Linux.
-    disable_nagle_algorithm = True
-    # An idle keep-alive connection that the client forgets ends after this many seconds.
-    timeout = 30
-    server: CountingServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.changed:
-            self.server.accepted += 1
-            self.server.open += 1
-            self.server.changed.notify_all()
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.server.changed:
-                self.server.open -= 1
-                self.server.changed.notify_all()
-
-    def do_GET(self) -> None:
-        document = {
-            "detail": {"id": 7, "email": CALLER_EMAIL, "role": "user"},
-            "error": None,
-            "message": self.headers.get(REQUEST_ID_HEADER, ""),
-            "status_code": 200,
-        }
-        body = json.dumps(document).encode("utf-8")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Keep the test output free of access logs.
-        pass
+    document = {
+        "detail": {"id": 7, "email": CALLER_EMAIL, "role": "user"},
+        "error": None,
+        "message": request.header(REQUEST_ID_HEADER),
+        "status_code": 200,
+    }
+    return Reply(body=json.dumps(document).encode("utf-8"))
 
 
 @pytest.fixture
-def server() -> Iterator[CountingServer]:
-    server = CountingServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def server() -> Iterator[RecordingServer]:
+    with RecordingServer(caller_reply) as server:
+        yield server
 
 
-def configure(server: CountingServer) -> Configuration:
+def configure(server: RecordingServer) -> Configuration:
     # One attempt, so a failed call shows up as an error instead of being hidden by a retry.
     return Configuration(
         host=server.url,
@@ -172,7 +110,7 @@ def test_context_exit_closes_connections(server):
     # The connections were kept alive while the client was in use.
     assert open_inside >= 1
     assert client._transport._pool is None
-    assert server.wait_until_all_closed(CLOSE_WAIT_SECONDS)
+    assert server.wait_until_closed(CLOSE_WAIT_SECONDS)
 
 
 def test_closed_client_reconnects(server):

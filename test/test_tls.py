@@ -1,14 +1,13 @@
 """Certificate verification against a real HTTPS server on 127.0.0.1 with trustme certificates."""
 
 import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import trustme
 import urllib3
+from recording import RecordingServer, Reply, Request
 
 import litepolis_client._retry
 from litepolis_client import (
@@ -33,66 +32,17 @@ RENEWAL_BODY = (
 ).encode("ascii")
 
 
-class TLSServer(ThreadingHTTPServer):
-    """An HTTPS server that counts TCP connections and records the requests that arrive."""
-
-    daemon_threads = True
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__(("127.0.0.1", 0), CannedHandler)
-        self.context = context
-        # One TLS handshake is attempted per accepted connection.
-        self.connections = 0
-        self.request_lines: list[str] = []
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.server_address[1]}"
-
-    def get_request(self) -> tuple[ssl.SSLSocket, Any]:
-        sock, address = self.socket.accept()
-        with self.lock:
-            self.connections += 1
-
-        # The handshake runs here. socketserver drops a connection whose
-        # get_request raises OSError, and ssl.SSLError is an OSError.
-        sock.settimeout(5)
-        try:
-            return self.context.wrap_socket(sock, server_side=True), address
-        except OSError:
-            sock.close()
-            raise
+CANNED_BODIES = {("GET", HEALTH_PATH): HEALTH_BODY, ("PUT", RENEWAL_PATH): RENEWAL_BODY}
 
 
-class CannedHandler(BaseHTTPRequestHandler):
-    """Respond to the health check and the key renewal with fixed LitePolis bodies."""
+def canned_reply(request: Request) -> Reply:
+    """Respond to the health check and the key renewal with fixed LitePolis bodies, to anything else with 404."""
+    body = CANNED_BODIES.get((request.method, request.path))
+    return Reply(404, b'{"detail": "Not Found"}') if body is None else Reply(body=body)
 
-    protocol_version = "HTTP/1.1"
-    server: TLSServer
 
-    def do_GET(self) -> None:
-        self._answer(HEALTH_PATH, HEALTH_BODY)
-
-    def do_PUT(self) -> None:
-        self._answer(RENEWAL_PATH, RENEWAL_BODY)
-
-    def _answer(self, path: str, body: bytes) -> None:
-        with self.server.lock:
-            self.server.request_lines.append(self.requestline)
-        if self.path != path:
-            body = b'{"detail": "Not Found"}'
-            self.send_response(404)
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Keep the test output free of access logs.
-        pass
+def request_lines(server: RecordingServer) -> list[str]:
+    return [request.line for request in server.requests]
 
 
 @pytest.fixture(scope="module")
@@ -107,36 +57,25 @@ def ca_pem_path(ca, tmp_path_factory) -> str:
     return str(path)
 
 
-def start_server(ca: trustme.CA, host_name: str) -> TLSServer:
+def tls_server(ca: trustme.CA, host_name: str) -> RecordingServer:
+    """Return an HTTPS server on 127.0.0.1 whose certificate, issued by `ca`, names `host_name`."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(host_name).configure_cert(context)
-    server = TLSServer(context)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    server.thread = thread
-    return server
-
-
-def stop_server(server: TLSServer) -> None:
-    server.shutdown()
-    server.server_close()
-    server.thread.join()
+    return RecordingServer(canned_reply, tls=context)
 
 
 @pytest.fixture
-def server(ca) -> Iterator[TLSServer]:
+def server(ca) -> Iterator[RecordingServer]:
     """An HTTPS server whose certificate is valid for 127.0.0.1."""
-    server = start_server(ca, "127.0.0.1")
-    yield server
-    stop_server(server)
+    with tls_server(ca, "127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture
-def other_host_server(ca) -> Iterator[TLSServer]:
+def other_host_server(ca) -> Iterator[RecordingServer]:
     """An HTTPS server on 127.0.0.1 whose certificate names another host."""
-    server = start_server(ca, "other.example")
-    yield server
-    stop_server(server)
+    with tls_server(ca, "other.example") as server:
+        yield server
 
 
 @pytest.fixture
@@ -147,7 +86,7 @@ def retry_events(monkeypatch) -> list[Any]:
     return events
 
 
-def configure(server: TLSServer, events: list[Any], **tls: Any) -> Configuration:
+def configure(server: RecordingServer, events: list[Any], **tls: Any) -> Configuration:
     # Three attempts, so a retry of a TLS failure would be possible and seen.
     retry = RetryPolicy(max_attempts=3, on_retry=events.append)
     return Configuration(host=server.url, api_key={"APIKeyHeader": CALLER_KEY}, retry=retry, **tls)
@@ -184,7 +123,7 @@ def test_ca_file_renewal_ok(server, ca_pem_path, retry_events):
     response = renew(configuration)
 
     assert response.detail == RENEWED_KEY
-    assert server.request_lines == [f"PUT {RENEWAL_PATH} HTTP/1.1"]
+    assert request_lines(server) == [f"PUT {RENEWAL_PATH} HTTP/1.1"]
 
 
 def test_ca_text_health_ok(server, ca, retry_events):
@@ -221,7 +160,7 @@ def test_unknown_ca_raises_tls_error(server, retry_events, call):
     assert "certificate" in str(error)
     assert "Configuration.ssl_ca_cert" in str(error)
     assert CALLER_KEY not in str(error)
-    assert server.request_lines == []
+    assert request_lines(server) == []
 
 
 @pytest.mark.parametrize("call", CALLS)
@@ -231,7 +170,7 @@ def test_tls_failure_not_retried(server, retry_events, call):
     with pytest.raises(TLSError):
         call(configuration)
 
-    assert server.connections == 1
+    assert server.accepted == 1
     assert retry_events == []
 
 
@@ -243,8 +182,8 @@ def test_other_host_cert_rejected(other_host_server, ca_pem_path, retry_events):
 
     assert isinstance(excinfo.value.__cause__, urllib3.exceptions.SSLError)
     assert "127.0.0.1" in str(excinfo.value)
-    assert other_host_server.connections == 1
-    assert other_host_server.request_lines == []
+    assert other_host_server.accepted == 1
+    assert request_lines(other_host_server) == []
 
 
 def test_other_ca_rejected(server, retry_events):
@@ -254,7 +193,7 @@ def test_other_ca_rejected(server, retry_events):
     with pytest.raises(TLSError):
         check_health(configuration)
 
-    assert server.request_lines == []
+    assert request_lines(server) == []
 
 
 def test_hostname_check_off_keeps_chain_check(server, retry_events):
@@ -264,7 +203,7 @@ def test_hostname_check_off_keeps_chain_check(server, retry_events):
     with pytest.raises(TLSError):
         check_health(configuration)
 
-    assert server.request_lines == []
+    assert request_lines(server) == []
 
 
 # Turning verification off.
@@ -277,7 +216,7 @@ def test_verify_off_skips_verification(server, retry_events, call):
     with pytest.warns(urllib3.exceptions.InsecureRequestWarning):
         call(configuration)
 
-    assert len(server.request_lines) == 1
+    assert len(request_lines(server)) == 1
 
 
 # None is the easiest value to pass by accident, for example from an unset
