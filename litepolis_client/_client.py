@@ -38,6 +38,8 @@ _FORBIDDEN_HEADER_CHARACTERS = ("\r", "\n", "\0")
 # RFC 9110 token: the characters a header name may have.
 _TOKEN_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# LitePolis API keys are UUID strings (str(uuid.uuid4()) on the server).
+_API_KEY_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class ClientResponse:
@@ -201,16 +203,14 @@ class ApiClientBase:
         """
         scheme, old_key = sent
         new_key: Any = getattr(data, "detail", None)
-        try:
-            _check_api_key(scheme, new_key)
-        except (ApiValueError, ApiTypeError):
-            # The old key is gone and the new one cannot be sent: the caller
-            # is in the same place as when the response is lost.
+        if not isinstance(new_key, str) or not _API_KEY_PATTERN.fullmatch(new_key):
+            # LitePolis keys are UUIDs; anything else in detail (an error text
+            # in a 200, say) is no key. The old key may be gone, so the
+            # caller is where it is when the response is lost.
             raise RenewalOutcomeUnknownError(operation.operation_id) from InvalidResponseError(
-                f"{operation.operation_id}: the response's detail is not a usable API key",
+                f"{operation.operation_id}: the response's detail is not an API key",
                 operation_id=operation.operation_id,
             )
-        assert isinstance(new_key, str)  # _check_api_key passed
 
         configuration = self.configuration
         hook_error = None

@@ -319,15 +319,15 @@ class ConfigurationBase:
         if not cls.API_KEY_SCHEMES:
             return {}
         scheme = next(iter(cls.API_KEY_SCHEMES))
-        key = os.environ.get(ENV_API_KEY)
+        key = os.environ.get(ENV_API_KEY, "").strip()
         if key:
             return {scheme: key}
 
         path = os.environ.get(ENV_API_KEY_FILE)
         if not path:
             return {}
-        key = read_key_file(path)
-        return {scheme: key} if key is not None else {}
+        file_key = read_key_file(path)
+        return {scheme: file_key} if file_key is not None else {}
 
     def credentials_for(self, schemes: Tuple[str, ...]) -> List[Tuple[str, str, str, str]]:
         """Return (scheme, header name, key, header value) for each scheme that has a key."""

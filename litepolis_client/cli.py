@@ -50,18 +50,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import math
 import os
 import shlex
+import signal
 import sys
 import textwrap
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Set, TextIO
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, TextIO
 
 import litepolis_client
 from litepolis_client import _redact
-from litepolis_client._config import read_key_file
+from litepolis_client._config import MAX_TIMEOUT_SECONDS, read_key_file
 from litepolis_client._keyfile import KeyFile
 from litepolis_client.api.api_keys_api import APIKeysApi
 from litepolis_client.api.default_api import DefaultApi
@@ -233,20 +235,31 @@ class Output:
         if api_key is None:
             return
         try:
+            if self.stdout is None:
+                raise OSError(errno.EBADF, "stdout is closed")
             print(api_key, file=self.stdout, flush=True)
         except OSError as exc:
+            # stderr is the last place left; a key printed there beats a lost one.
             print(
-                f"{PROG}: error: the new key could not be printed on stdout either ({exc.strerror}), "
-                "so it is lost: get a new key by logging in again.",
+                f"{PROG}: error: stdout is not writable ({exc.strerror}), so the new key follows here:",
                 file=self.stderr,
             )
+            print(api_key, file=self.stderr)
 
     def note(self, message: str) -> None:
         """Write a remark about a command that succeeded to stderr."""
         print(f"{PROG}: note: {self.scrub(message)}", file=self.stderr)
 
     def _write_json(self, document: Dict[str, Any]) -> None:
-        print(json.dumps(document, sort_keys=True), file=self.stdout)
+        text = json.dumps(document, sort_keys=True)
+        try:
+            if self.stdout is None:
+                raise OSError(errno.EBADF, "stdout is closed")
+            print(text, file=self.stdout, flush=True)
+        except OSError as exc:
+            # The object may carry the only copy of a renewed key.
+            print(f"{PROG}: error: stdout is not writable ({exc.strerror}); the result follows:", file=self.stderr)
+            print(text, file=self.stderr)
 
 
 # The key file.
@@ -324,7 +337,7 @@ def build_configuration(
         raise CommandError(
             EXIT_USAGE,
             "invalid_host",
-            f"invalid host {configuration.host!r} (from --host or {ENV_HOST}): "
+            f"invalid host {_redact.display_url(configuration.host)!r} (from --host or {ENV_HOST}): "
             "use an http:// or https:// URL such as https://litepolis.example.org",
         )
     return configuration
@@ -455,8 +468,11 @@ def run_renew(args: argparse.Namespace, output: Output) -> None:
     key_file = KeyFile(path)
     _check_key_file_writable(key_file, path)
 
+    received: List[str] = []
+
     def store_new_key(new_key: str) -> None:
         output.add_secret(new_key)
+        received.append(new_key)
         key_file.replace(new_key)
 
     configuration = build_configuration(args, source.key, on_api_key_renewed=store_new_key)
@@ -474,6 +490,9 @@ def run_renew(args: argparse.Namespace, output: Output) -> None:
         error.message += f" The key file {path} was left untouched."
         raise error from exc
     except KeyboardInterrupt:
+        if received and key_file.replaced_with != received[-1]:
+            # The renewal happened and the key was not on disk yet: print it.
+            raise _key_not_stored_error(path, received[-1], None, False, output.as_json) from None
         raise _renewal_interrupted_error(host, path, key_file) from None
 
     new_key = response.detail
@@ -514,7 +533,7 @@ def _key_not_stored_error(
     if isinstance(cause, OSError) and cause.strerror:
         reason = cause.strerror
     else:
-        reason = str(cause) if cause is not None else "the key file was not written"
+        reason = str(cause) if cause is not None else "the key file was not written (interrupted)"
 
     if written:
         # Only syncing the directory failed, so a crash may still bring back the old file.
@@ -590,15 +609,17 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:.0f}, got {text!r}"
+        )
     return value
 
 
 def _http_url(text: str) -> str:
     """Parse ``--host``: an http:// or https:// URL."""
     if not text.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, got {_redact.display_url(text)!r}")
     return text
 
 
@@ -728,8 +749,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
     output = Output(as_json=args.json, stdout=sys.stdout, stderr=sys.stderr)
-    with _library_warnings_shown(sys.stderr):
+    with _library_warnings_shown(sys.stderr), _termination_interrupts():
         return _run(args, output)
+
+
+def _interrupt(signal_number: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _termination_interrupts() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so that they end the command as Ctrl-C does.
+
+    That way a renewed key is printed rather than lost when `timeout` or a
+    closing terminal stops the command.
+    """
+    names = ("SIGTERM", "SIGHUP")
+    previous = {}
+    try:
+        for name in names:
+            number = getattr(signal, name, None)
+            if number is not None:
+                previous[number] = signal.signal(number, _interrupt)
+    except ValueError:
+        # signal.signal works only in the main thread; elsewhere nothing changes.
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _run(args: argparse.Namespace, output: Output) -> int:

@@ -558,9 +558,11 @@ def test_renew_unwritable_and_stdout_broken(
     exit_code = cli.main(["--host", server.url, "--key-file", str(key_file), "renew"])
 
     stderr = capsys.readouterr().err
+    (new_key,) = server.live_keys(user.id)
     assert exit_code == cli.EXIT_KEY_NOT_STORED
-    assert "could not be printed on stdout either" in stderr
-    assert "logging in again" in stderr
+    assert "stdout is not writable" in stderr
+    # With stdout gone, stderr is the last place the only copy of the key can go.
+    assert stderr.splitlines()[-1] == new_key
     assert user.key[:8] not in stderr
 
 
@@ -997,3 +999,35 @@ def test_module_usage_error() -> None:
 
     assert process.returncode == cli.EXIT_USAGE
     assert "usage: litepolis-client" in process.stderr
+
+
+def test_renew_interrupted_while_storing_prints_key(
+    run_cli, monkeypatch: pytest.MonkeyPatch, server, user, key_file: Path
+) -> None:
+    def interrupted_replace(self, key):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_keyfile.KeyFile, "replace", interrupted_replace)
+
+    result = run_cli("--host", server.url, "--key-file", str(key_file), "renew")
+
+    (new_key,) = server.live_keys(user.id)
+    assert result.exit_code == cli.EXIT_KEY_NOT_STORED
+    assert result.stdout.strip() == new_key
+    assert key_file.read_text(encoding="utf-8").strip() == user.key
+
+
+def test_renew_non_key_detail_unknown(run_cli, server, user, key_file: Path) -> None:
+    server.fail_next(1, 200, {"detail": "Not authenticated", "status_code": 403}, path="/api/v1/secure/users/renew")
+
+    result = run_cli("--host", server.url, "--key-file", str(key_file), "renew")
+
+    assert result.exit_code == cli.EXIT_RENEWAL_UNKNOWN
+    assert key_file.read_text(encoding="utf-8").strip() == user.key
+
+
+def test_timeout_above_maximum_rejected(run_cli, server, key_file: Path) -> None:
+    result = run_cli("--host", server.url, "--key-file", str(key_file), "--timeout", "604801", "whoami")
+
+    assert result.exit_code == cli.EXIT_USAGE
+    assert "Traceback" not in result.stderr

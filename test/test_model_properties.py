@@ -5,6 +5,7 @@ Only the documented errors may come out, and an accepted document survives a rou
 
 import inspect
 import json
+import re
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -296,9 +297,12 @@ def renewal_client(body_server) -> Iterator[ApiClient]:
         yield client
 
 
+UUID_KEY = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def is_usable_key(detail: Any) -> bool:
-    """Tell whether the client can send `detail` as an X-API-Key header."""
-    return isinstance(detail, str) and bool(detail.strip()) and detail.isascii() and detail.isprintable()
+    """Tell whether `detail` is what the client accepts as a renewed key: a UUID string."""
+    return isinstance(detail, str) and UUID_KEY.fullmatch(detail) is not None
 
 
 @PROPERTY_SETTINGS

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -1290,23 +1291,29 @@ def _encode_failure_body(body: FailureBody) -> tuple[bytes, Optional[str]]:
     raise TypeError(f"body must be None, bytes, str, dict or list, got {type(body).__name__}")
 
 
+# RFC 9110 token: the characters a header name may have.
+_HEADER_NAME_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def _failure_headers(
     headers: Optional[Mapping[str, str]], content_type: Optional[str], body: bytes
 ) -> list[tuple[bytes, bytes]]:
     """Return the raw ASGI headers of a failure: the caller's, Content-Type and Content-Length."""
-    raw_headers = []
+    raw_headers: list[tuple[bytes, bytes]] = []
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError(f"headers must map str to str, got {name!r}: {type(value).__name__}")
 
-        if not name or any(character in name for character in ":\r\n\t "):
-            raise ValueError(f"Invalid header name {name!r}")
+        if not _HEADER_NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"Invalid header name {name!r}: use letters, digits and !#$%&'*+-.^_`|~")
         if any(character in value for character in "\r\n\0"):
             raise ValueError(f"Header {name!r} contains a CR, LF or NUL character")
 
         lowered = name.lower()
         if lowered in _FRAMING_HEADERS:
             raise ValueError(f"Header {name!r} is derived from the body, so leave it out")
+        if any(existing == lowered.encode("latin-1") for existing, _ in raw_headers):
+            raise ValueError(f"Header {name!r} is given twice, in different letter case")
         try:
             raw_headers.append((lowered.encode("latin-1"), value.encode("latin-1")))
         except UnicodeEncodeError:
