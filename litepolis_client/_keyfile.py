@@ -1,4 +1,4 @@
-"""A file that holds one API key, replaced atomically so that no key is lost."""
+"""A file that contains one API key, replaced atomically so that no key is lost."""
 
 from __future__ import annotations
 

@@ -184,10 +184,16 @@ class Transport:
     ) -> RawResponse:
         operation_id = operation.operation_id
         started = time.monotonic()
+        # Through a proxy, the manager must see the whole URL: an http://
+        # request then goes to the proxy with an absolute target.
+        if self._configuration.proxy:
+            opener, target = self._pool_manager(), base_url + path
+        else:
+            opener, target = self._connection_pool(base_url), path
         try:
-            response = self._connection_pool(base_url).urlopen(
+            response = opener.urlopen(
                 method,
-                path,
+                target,
                 body=body,
                 headers=headers,
                 timeout=timeout.for_urllib3,
