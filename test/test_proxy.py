@@ -1,7 +1,8 @@
 """Requests through Configuration.proxy reach the proxy with an absolute target."""
 
-from litepolis_client import ApiClient, Configuration, DefaultApi, UserApi
 from recording import RecordingServer, Reply
+
+from litepolis_client import ApiClient, Configuration, DefaultApi, UserApi
 
 # Never contacted: the proxy on 127.0.0.1 answers for it.
 TARGET = "http://127.0.0.1:9"
