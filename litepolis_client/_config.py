@@ -62,7 +62,8 @@ class Timeout:
 
     ``connect`` bounds the TCP and TLS handshake. ``read`` bounds the whole
     response, from the moment the request is sent until the last byte of the
-    body, so a server that trickles its body slowly also times out.
+    body, so a server that trickles its body slowly also times out (at most
+    0.25 s after the deadline).
     """
 
     connect: Optional[float] = DEFAULT_CONNECT_TIMEOUT_SECONDS

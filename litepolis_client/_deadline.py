@@ -19,6 +19,10 @@ from typing import Any, Optional
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+# How far past the deadline one receive may wait before the socket's timeout
+# is shortened; a slow response times out at most this much late.
+DEADLINE_SLACK_SECONDS = 0.25
+
 
 class _DeadlineResponse(http.client.HTTPResponse):
     """An http.client response whose every receive ends by `deadline`."""
@@ -34,7 +38,12 @@ class _DeadlineResponse(http.client.HTTPResponse):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout("the response did not arrive within the read timeout")
-            sock.settimeout(remaining)
+            # settimeout() is a system call that also hands the GIL to other
+            # threads, so it runs only when the socket would wait past the
+            # deadline by more than the slack.
+            current = sock.gettimeout()
+            if current is None or current > remaining + DEADLINE_SLACK_SECONDS:
+                sock.settimeout(remaining)
             return read_into(buffer)
 
         raw.readinto = read_into_by_deadline  # type: ignore[method-assign]  # per-response override
