@@ -198,7 +198,7 @@ class ApiClientBase:
         """Hand the key that replaced `sent` to the hook, then to the configuration.
 
         The server has already revoked the old key, so the configuration is
-        updated even when the hook raises; the hook's error then carries the
+        updated even when the hook raises. The hook's error then carries the
         new key for the caller.
         """
         scheme, old_key = sent
@@ -375,7 +375,7 @@ def _may_have_taken_effect(exc: BaseException) -> bool:
     """Tell whether the server may have acted on a request that raised `exc`."""
     if isinstance(exc, TransportError):
         return exc.request_sent
-    # A 4xx is a definite refusal; a 5xx, 1xx or 3xx says nothing certain.
+    # A 4xx is a definite refusal. A 5xx, 1xx or 3xx proves nothing either way.
     if isinstance(exc, ApiException):
         return exc.status is None or not 400 <= exc.status <= 499
     return True

@@ -32,7 +32,7 @@ class RetryEvent:
     attempt: int
     """The attempt that just failed, counting from 1."""
     reason: str
-    """What failed, for example ``HTTP 503`` or ``connection refused``."""
+    """The failure, for example ``HTTP 503`` or ``connection refused``."""
     delay: float
     """Seconds the client waits before the next attempt."""
 
@@ -50,7 +50,7 @@ class RetryPolicy:
     the server. A connection that failed before the request was written is
     retried for every operation. Timeouts, resets and the statuses in
     ``retry_statuses`` are retried only for operations that are safe to
-    repeat; the spec marks the others (key renewal, login, registration and
+    repeat. The spec marks the others (key renewal, login, registration and
     the creating POSTs) with ``x-never-replay``.
 
     :param max_attempts: Attempts in all, the first included. 1 turns
@@ -114,7 +114,7 @@ class RetryPolicy:
         return delay * (1 - self.jitter * random.random())
 
     def retry_after(self, header: Optional[str]) -> Optional[float]:
-        """Return the wait a ``Retry-After`` header asks for, in seconds.
+        """Return the wait that a ``Retry-After`` header requests, in seconds.
 
         The header holds seconds or an HTTP date. Returns None when it is
         missing or unreadable, so the caller falls back to the backoff.

@@ -142,7 +142,7 @@ class CommentsApi:
 
         Add a comment to a conversation on behalf of the calling user.
         
-        Only the roles `guest` and `user` may do this; others get 401. `comment` and `conversation_id` are required, else the answer is 400. The answer body is `null`.
+        Only the roles `guest` and `user` may do this; others get 401. `comment` and `conversation_id` are required, else the response is 400. The response body is `null`.
 
         :param comment_model: `CommentModel` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
@@ -193,7 +193,7 @@ class CommentsApi:
 
         `DELETE /api/v1/secure/comments/{cid}`
 
-        Delete a comment. Not supported: the server always answers 403.
+        Delete a comment. Not supported: the server always responds with 403.
 
         :param cid: `cid` (path).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
@@ -362,7 +362,7 @@ class CommentsApi:
 
         Edit or moderate a comment.
         
-        Only the role `user` may do this; others get 401. A body without `comment_id` gets 400. `task` set to `approve` or `reject` moderates the comment; any other body edits its text. The answer body is `null`.
+        Only the role `user` may do this; others get 401. A body without `comment_id` gets 400. `task` set to `approve` or `reject` moderates the comment; any other body edits its text. The response body is `null`.
 
         :param comment_model: `CommentModel` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a

@@ -139,7 +139,7 @@ class ConversationsApi:
 
         Create a conversation owned by the calling user.
         
-        Only the role `user` may do this, and `title` and `description` are both required; otherwise the answer is 401. The answer body is `null`.
+        Only the role `user` may do this, and `title` and `description` are both required; otherwise the response is 401. The response body is `null`.
 
         :param conversation_model: `ConversationModel` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
@@ -190,7 +190,7 @@ class ConversationsApi:
 
         `DELETE /api/v1/secure/conversations/{cid}`
 
-        Delete a conversation. Not supported: the server always answers 403.
+        Delete a conversation. Not supported: the server always responds with 403.
 
         :param cid: `cid` (path).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
@@ -344,7 +344,7 @@ class ConversationsApi:
 
         Change the title or description of a conversation.
         
-        Only the role `user` may do this; others get 401. A body without `id` gets 400. The answer body is `null`.
+        Only the role `user` may do this; others get 401. A body without `id` gets 400. The response body is `null`.
 
         :param conversation_model: `ConversationModel` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a

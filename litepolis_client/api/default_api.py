@@ -58,7 +58,7 @@ class DefaultApi:
 
         Check that the server is up and can reach its database. Needs no API key.
         
-        `detail` is `OK` when the database answers and `DB conn failed` when it does not.
+        `detail` is `OK` when the database responds and `DB conn failed` when it does not.
 
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
             `Timeout`, or None to wait forever; default `Configuration.timeout`.

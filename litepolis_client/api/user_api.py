@@ -236,7 +236,7 @@ class UserApi:
 
         `DELETE /api/v1/secure/users/profile`
 
-        Delete the calling user. Not supported: the server always answers 403.
+        Delete the calling user. Not supported: the server always responds with 403.
 
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
             `Timeout`, or None to wait forever; default `Configuration.timeout`.
@@ -482,7 +482,7 @@ class UserApi:
 
         Change the email or password of the calling user.
         
-        Only the roles `user` and `root` may do this; others get 401. The password must be 32 characters long, else the answer is 400. The answer body is `null`.
+        Only the roles `user` and `root` may do this; others get 401. The password must be 32 characters long, else the response is 400. The response body is `null`.
 
         :param user_profile: `UserProfile` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a
