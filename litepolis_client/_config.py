@@ -98,7 +98,7 @@ class Timeout:
 
 
 TimeoutArg = Union[None, float, int, Tuple[Optional[float], Optional[float]], Timeout, _NotGiven]
-"""What a caller may pass as a timeout; NOT_GIVEN means the configured one."""
+"""Timeout forms a caller may pass. NOT_GIVEN means the configured timeout."""
 
 
 def to_timeout(value: Any) -> Timeout:
@@ -157,7 +157,7 @@ def read_key_file(path: str, *, missing_ok: bool = False) -> Optional[str]:
         raise ApiValueError(f"the API key file {path!r} is empty")
     # Checked without decoding errors, whose messages quote the bytes.
     if not line.isascii():
-        raise ApiValueError(f"the API key file {path!r} holds characters that are not ASCII")
+        raise ApiValueError(f"the API key file {path!r} contains characters that are not ASCII")
     return line.decode("ascii")
 
 
@@ -341,10 +341,13 @@ class ConfigurationBase:
             key = self.api_key.get(scheme)
             if key is None:
                 continue
-            prefix = self.api_key_prefix.get(scheme)
-            value = f"{prefix} {key}" if prefix and isinstance(key, str) else key
-            credentials.append((scheme, location[1], key, value))
+            credentials.append((scheme, location[1], key, self._with_prefix(scheme, key)))
         return credentials
+
+    def _with_prefix(self, scheme: str, key: Any) -> Any:
+        """Return `key` as sent in the header: after the scheme's prefix, if it has one."""
+        prefix = self.api_key_prefix.get(scheme)
+        return f"{prefix} {key}" if prefix and isinstance(key, str) else key
 
     def get_api_key_with_prefix(self, identifier: str, alias: Optional[str] = None) -> Optional[str]:
         """Return the key for a security scheme with its prefix, or None when unset."""
@@ -354,8 +357,8 @@ class ConfigurationBase:
                 key = self.api_key.get(alias)
         if key is None:
             return None
-        prefix = self.api_key_prefix.get(identifier)
-        return f"{prefix} {key}" if prefix else key
+        value: Optional[str] = self._with_prefix(identifier, key)
+        return value
 
     def replace_api_key(self, identifier: str, old_key: Optional[str], new_key: str) -> bool:
         """Set the key of `identifier` to `new_key` if it is still `old_key`.

@@ -10,15 +10,13 @@ URL on the first line of stdout, and serves until Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 from typing import Any, Optional, Sequence
 
+from litepolis_client._keyfile import KeyFile
 from litepolis_client.testing import ROLES, StandInServer
-
-KEY_FILE_MODE = 0o600
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,14 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--email", default="ada@example.org", help="email of the seeded user")
     parser.add_argument("--role", default="user", choices=ROLES, help="role of the seeded user (default: user)")
     return parser
-
-
-def write_key(path: str, key: str) -> None:
-    """Write `key` and a newline to `path`, readable by its owner only."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_FILE_MODE)
-    with os.fdopen(descriptor, "w", encoding="ascii") as key_file:
-        os.fchmod(key_file.fileno(), KEY_FILE_MODE)
-        key_file.write(key + "\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -53,7 +43,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with StandInServer() as server:
         user = server.add_user(args.email, role=args.role)
         try:
-            write_key(args.key_file, user.key)
+            # The command line's writer: mode 0600, replaced atomically.
+            KeyFile(args.key_file).replace(user.key)
         except OSError as exc:
             print(f"cannot write the key file {args.key_file}: {exc.strerror}", file=sys.stderr)
             return 2
