@@ -235,7 +235,7 @@ class UnprocessableEntityException(ApiException):
 
 
 class TooManyRequestsException(ApiException):
-    """HTTP 429: the server asks the client to slow down; see the Retry-After header."""
+    """HTTP 429: the server requests that the client slow down; see the Retry-After header."""
 
     __module__ = _PUBLIC_MODULE
 
@@ -260,7 +260,7 @@ _STATUS_EXCEPTIONS: dict[int, type[ApiException]] = {
 class TransportError(LitePolisError):
     """No complete HTTP response arrived.
 
-    ``request_sent`` tells whether the request may have reached the server:
+    ``request_sent`` is whether the request may have reached the server:
     False only when the connection failed before any byte was written.
     """
 

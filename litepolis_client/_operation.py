@@ -1,4 +1,4 @@
-"""What the generated API classes tell the client about each operation."""
+"""Operation descriptions that the generated API classes pass to the client."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 import importlib
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-# Where the model classes named in Operation.responses live.
+# Package of the model classes named in Operation.responses.
 _MODELS_PACKAGE = f"{__package__}.models"
 
 

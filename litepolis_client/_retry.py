@@ -39,7 +39,7 @@ class RetryEvent:
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
-    """Which failures the client retries, how often, and how long it waits.
+    """Retry rules: which failures the client retries, how often, and how long it waits.
 
     Usage::
 
@@ -116,7 +116,7 @@ class RetryPolicy:
     def retry_after(self, header: Optional[str]) -> Optional[float]:
         """Return the wait that a ``Retry-After`` header requests, in seconds.
 
-        The header holds seconds or an HTTP date. Returns None when it is
+        The header contains seconds or an HTTP date. Returns None when it is
         missing or unreadable, so the caller falls back to the backoff.
         """
         if header is None:

@@ -2,7 +2,7 @@
 
 Every urllib3 and socket error is translated here, at one boundary, into an
 exception of ``litepolis_client._exceptions`` with the original chained as
-``__cause__``. Nothing above this module sees a urllib3 exception.
+``__cause__``. No module above this one receives a urllib3 exception.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class Transport:
         retry_after = policy.retry_after(response.headers.get("Retry-After"))
         if retry_after is None:
             return policy.backoff(attempt)
-        # A server that asks for a longer pause than the caller accepts gets
+        # A server that requests a longer pause than the caller accepts gets
         # its response raised instead of a sleeping thread.
         if retry_after > policy.retry_after_max:
             return None

@@ -368,7 +368,7 @@ def test_renew_non_utf8_key_file(run_cli, server, user, key_file: Path) -> None:
     result = run_cli("--host", server.url, "--key-file", str(key_file), "renew")
 
     assert result.exit_code == cli.EXIT_USAGE
-    assert "holds characters that are not ASCII" in result.stderr
+    assert "contains characters that are not ASCII" in result.stderr
     assert_no_key_in(result.stderr, user.key)
     assert server.is_live(user.key)
 

@@ -4,7 +4,7 @@ from recording import RecordingServer, Reply
 
 from litepolis_client import ApiClient, Configuration, DefaultApi, UserApi
 
-# Never contacted: the proxy on 127.0.0.1 answers for it.
+# Never contacted: the proxy on 127.0.0.1 responds in its place.
 TARGET = "http://127.0.0.1:9"
 KEY = "0b9f7c3e-5d1a-4e8b-9c2f-6a7d8e9f0a1b"
 

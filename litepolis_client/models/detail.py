@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Union
 from litepolis_client.models.comment_response_message import CommentResponseMessage
 
 # The composed schema is a plain union, not a wrapper class: a field of this
-# type holds the member value itself (a str, a model or a list of models),
+# type contains the member value itself (a str, a model or a list of models),
 # and pydantic picks the member that fits the data best.
 Detail = Union[List[CommentResponseMessage], str]
 

@@ -16,7 +16,7 @@ from litepolis_client.models.conversation_response_message import ConversationRe
 from litepolis_client.models.user_response_message import UserResponseMessage
 
 # The composed schema is a plain union, not a wrapper class: a field of this
-# type holds the member value itself (a str, a model or a list of models),
+# type contains the member value itself (a str, a model or a list of models),
 # and pydantic picks the member that fits the data best.
 Detail2 = Union[CommentResponseMessage, ConversationResponseMessage, UserResponseMessage, str]
 
