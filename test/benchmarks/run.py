@@ -169,7 +169,12 @@ def measure(
         peer.close()
 
     _progress(f"cold import + first call: {settings.cold_runs} processes per variant")
-    variants: Dict[str, Optional[Path]] = {"dependencies": None, "pydantic_floor": None, "litepolis_client": None}
+    variants: Dict[str, Optional[Path]] = {
+        "dependencies": None,
+        "dependencies_unloaded": None,
+        "pydantic_floor": None,
+        "litepolis_client": None,
+    }
     for peer_id in (peers.STOCK, peers.OPC):
         if peer_id in labels:
             variants[peer_id] = generated[peer_id]
