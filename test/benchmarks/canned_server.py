@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -98,15 +99,16 @@ async def _serve() -> None:
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
 
-    # Serve until the parent closes our stdin, or exits.
+    # Serve until the parent closes our stdin, or exits. A thread reads it
+    # because asyncio's pipe reader fails on a stdin from a file or /dev/null.
     stdin_closed = loop.create_future()
 
-    class _StdinWatcher(asyncio.Protocol):
-        def connection_lost(self, exc: Optional[Exception]) -> None:
-            if not stdin_closed.done():
-                stdin_closed.set_result(None)
+    def wait_for_end_of_stdin() -> None:
+        while sys.stdin.buffer.read1(4096):
+            pass
+        loop.call_soon_threadsafe(stdin_closed.set_result, None)
 
-    await loop.connect_read_pipe(_StdinWatcher, sys.stdin)
+    threading.Thread(target=wait_for_end_of_stdin, name="stdin-watcher", daemon=True).start()
     async with server:
         await stdin_closed
 

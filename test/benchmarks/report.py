@@ -20,6 +20,12 @@ MAX_COLD_START_RATIO = 1.3
 MIN_THREAD_THROUGHPUT_RATIO = 0.9
 MAX_RSS_GROWTH_MB = 5.0
 
+# What a full run writes, relative to the repository root.
+RESULTS_PAGE_NAME = "docs/benchmarks-results.md"
+CHART_NAME = "docs/benchmarks.png"
+RESULTS_PAGE = peers.REPOSITORY_ROOT / RESULTS_PAGE_NAME
+CHART = peers.REPOSITORY_ROOT / CHART_NAME
+
 VERSIONED_PACKAGES = (
     "litepolis-client",
     "urllib3",
@@ -108,6 +114,25 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def usable_cores() -> int:
+    """Return the number of cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def load_warning(results: Results) -> Optional[str]:
+    """Return a warning when the load average reached the core count during the run, else None."""
+    highest = max(results.load_average)
+    cores = usable_cores()
+    if highest < cores:
+        return None
+    return (
+        f"warning: the 1-minute load average reached {highest:.1f} on {cores} cores, so other work shared "
+        "the machine. Compare the function calls per call of this run with other runs, not the times."
+    )
+
+
 def machine_lines(results: Results) -> List[str]:
     """Describe the CPU, cores, kernel, Python and load that the numbers come from."""
     model = "unknown CPU"
@@ -118,9 +143,8 @@ def machine_lines(results: Results) -> List[str]:
                 break
     except OSError:
         pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
-        f"CPU: {model}, {os.cpu_count()} logical cores, {usable} usable by the benchmark",
+        f"CPU: {model}, {os.cpu_count()} logical cores, {usable_cores()} usable by the benchmark",
         f"OS: {platform.system()} {platform.release()}",
         f"Python: {platform.python_implementation()} {platform.python_version()}",
         f"Tree: {_tree_state()}",
@@ -138,8 +162,12 @@ def _tree_state() -> str:
             capture_output=True, text=True, check=True,
         ).stdout.strip()
         # --no-optional-locks keeps status from rewriting the index of a shared checkout.
+        # The files that a run writes do not count as changes to the tree measured.
         changes = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--untracked-files=no",
+                "--", ".", f":(exclude){RESULTS_PAGE_NAME}", f":(exclude){CHART_NAME}",
+            ],
             capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -404,6 +432,9 @@ def markdown_page(results: Results, targets: List[Target], command: str, chart: 
         "",
     ]
     lines += [f"- {line}" for line in machine_lines(results)]
+    warning = load_warning(results)
+    if warning:
+        lines += ["", warning[0].upper() + warning[1:]]
     lines += ["", "Package versions:", ""]
     lines += _table(["package", "version"], [[name, version] for name, version in package_versions().items()])
     lines += ["", "## Results", ""]

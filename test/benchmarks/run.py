@@ -27,8 +27,6 @@ import peers
 import report
 import urllib3
 
-RESULTS_PAGE = peers.REPOSITORY_ROOT / "docs" / "benchmarks-results.md"
-CHART = peers.REPOSITORY_ROOT / "docs" / "benchmarks.png"
 COMMAND = "python test/benchmarks/run.py"
 PROFILE_TOP = 15
 
@@ -75,6 +73,9 @@ def main() -> int:
     targets = report.check_targets(results)
     print()
     print("\n".join(report.machine_lines(results)))
+    warning = report.load_warning(results)
+    if warning:
+        print(warning)
     print()
     print("\n".join(report.summary_tables(results, targets)))
     print()
@@ -84,11 +85,10 @@ def main() -> int:
         print(f"{target.outcome:4}  {target.name}: {target.measured} (limit {target.limit})")
 
     if not args.quick:
-        report.write_chart(results, CHART)
-        page = report.markdown_page(results, targets, COMMAND, chart=CHART.name)
-        RESULTS_PAGE.write_text(page, encoding="utf-8")
-        results_page = RESULTS_PAGE.relative_to(peers.REPOSITORY_ROOT)
-        print(f"\nwrote {results_page} and {CHART.relative_to(peers.REPOSITORY_ROOT)}")
+        report.write_chart(results, report.CHART)
+        page = report.markdown_page(results, targets, COMMAND, chart=report.CHART.name)
+        report.RESULTS_PAGE.write_text(page, encoding="utf-8")
+        print(f"\nwrote {report.RESULTS_PAGE_NAME} and {report.CHART_NAME}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
     failed = any(target.outcome == "FAIL" for target in targets)
