@@ -33,3 +33,15 @@ def describe_validation_error(model: Any, exc: BaseException) -> str:
     if len(errors) > MAX_LISTED_ERRORS:
         parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
     return f"the data does not match {name} ({'; '.join(parts)})"
+
+
+def describe_serialization_error(model: Any, exc: BaseException) -> str:
+    """Return one line on why `model` cannot be written as JSON, without its values.
+
+    Only untyped fields can hold such values: a Python object, bytes that
+    are not UTF-8, a list that contains itself.
+    """
+    return (
+        f"cannot write {type(model).__name__} as JSON: a field contains a value "
+        f"that JSON cannot represent ({type(exc).__name__})"
+    )

@@ -204,3 +204,80 @@ def test_wrong_type_rejected_without_echo():
     assert "status_code" in str(excinfo.value)
     assert KEY not in str(excinfo.value)
     assert KEY not in str(excinfo.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    ("model", "document"),
+    [
+        pytest.param(ResponseMessage, {"detail": b"key"}, id="bytes-for-str"),
+        pytest.param(ResponseMessage, {"detail": bytearray(b"key")}, id="bytearray-for-str"),
+        pytest.param(CommentResponse, {"detail": b"key"}, id="bytes-for-comment-detail"),
+        pytest.param(ValidationError, {"loc": [True], "msg": "m", "type": "t"}, id="bool-for-int"),
+        pytest.param(ValidationError, {"loc": [1.0], "msg": "m", "type": "t"}, id="float-for-int"),
+    ],
+)
+def test_union_members_are_strict(model, document):
+    with pytest.raises(ApiValueError):
+        model.from_dict(document)
+
+
+def test_union_bool_in_json_rejected():
+    with pytest.raises(ApiValueError):
+        ValidationError.from_json('{"loc": [true], "msg": "m", "type": "t"}')
+
+
+def test_unknown_fields_kept():
+    document = '{"detail":"OK","added_later":{"a":[1,2]}}'
+
+    response = ResponseMessage.from_json(document)
+
+    assert response.to_json() == document
+    assert response.to_dict()["added_later"] == {"a": [1, 2]}
+
+
+def test_document_of_two_members_loses_nothing():
+    detail = {**USER, "title": "t", "description": "d", "creator_id": 7}
+
+    response = ResponseMessage.from_dict({"detail": detail})
+
+    assert response.to_dict() == {"detail": detail}
+
+
+def test_constructor_rejects_bad_value():
+    with pytest.raises(ApiValueError) as excinfo:
+        UserProfile(email="ada@example.org", password=12345)
+
+    assert "password" in str(excinfo.value)
+    assert "12345" not in str(excinfo.value)
+
+
+def test_assignment_rejects_bad_value():
+    response = ResponseMessage.from_dict({"detail": KEY})
+
+    with pytest.raises(ApiValueError) as excinfo:
+        response.status_code = KEY
+
+    assert "status_code" in str(excinfo.value)
+    assert KEY not in str(excinfo.value)
+    assert response.status_code == 200
+
+
+def test_parsing_skips_python_init():
+    # A custom __init__ would put a Python call into every response parsed.
+    assert ResponseMessage.__pydantic_custom_init__ is False
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(object(), id="object"),
+        pytest.param(b"\xff", id="bytes-not-utf8"),
+    ],
+)
+def test_unwritable_value_rejected(value):
+    error = ValidationError.from_dict({"loc": ["body"], "msg": "m", "type": "t", "input": value})
+
+    with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON"):
+        error.to_json()
+    with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON"):
+        error.to_dict()

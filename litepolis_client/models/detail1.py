@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Union
 
+from pydantic import StrictBool, StrictInt, StrictStr
+
 from litepolis_client.models.conversation_response_message import ConversationResponseMessage
 
 # The composed schema is a plain union, not a wrapper class: a field of this
 # type contains the member value itself (a str, a model or a list of models),
-# and pydantic picks the member that fits the data best.
-Detail1 = Union[List[ConversationResponseMessage], str]
+# and pydantic picks the member that fits the data best. Members are strict,
+# like every other field, so bytes do not become a str nor true an int.
+Detail1 = Union[StrictStr, List[ConversationResponseMessage]]
 
 

@@ -14,21 +14,23 @@ import pprint
 from pydantic import BaseModel, ConfigDict
 from typing import Any, ClassVar, Dict, List, Optional
 from litepolis_client.models.validation_error import ValidationError
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
+import pydantic
 from typing_extensions import Self
 
 from litepolis_client._exceptions import ApiValueError
 from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, scrub
-from litepolis_client._validation import describe_validation_error
+from litepolis_client._validation import describe_serialization_error, describe_validation_error
 
 
 class HTTPValidationError(BaseModel):
     """The `HTTPValidationError` schema of the API.
 
-    Fields use their wire names. `to_dict()` and `to_json()` give plain JSON
-    with exactly the fields that were set, so a model read from a response
-    serializes back to the same document.
+    Fields use their wire names. Fields that the schema does not name are
+    kept, because the schema allows them. `to_dict()` and `to_json()` give
+    plain JSON with exactly the fields that were set, so a model read from a
+    response serializes back to the same fields and values.
     """
 
     detail: Optional[List[ValidationError]] = None
@@ -41,7 +43,29 @@ class HTTPValidationError(BaseModel):
         populate_by_name=True,
         validate_assignment=True,
         protected_namespaces=(),
+        # A field that a newer server adds survives a round trip.
+        extra="allow",
     )
+
+    if not TYPE_CHECKING:
+        # Bad data raises ApiValueError here too, as in from_dict(). Type
+        # checkers keep seeing the keyword arguments that pydantic generates.
+
+        def __init__(self, /, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except pydantic.ValidationError as exc:
+                raise ApiValueError(describe_validation_error(type(self), exc)) from exc
+
+        # pydantic's marker for an __init__ that only validates: parsing a
+        # response skips it and stays in pydantic-core.
+        __init__.__pydantic_base_init__ = True
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            try:
+                super().__setattr__(name, value)
+            except pydantic.ValidationError as exc:
+                raise ApiValueError(describe_validation_error(type(self), exc)) from exc
 
     def __repr_args__(self) -> Any:
         # Passwords and echoed input are hidden by field name.
@@ -67,11 +91,17 @@ class HTTPValidationError(BaseModel):
 
     def to_json(self) -> str:
         """Return the JSON document of the fields that were set."""
-        return self.model_dump_json(by_alias=True, exclude_unset=True)
+        try:
+            return self.model_dump_json(by_alias=True, exclude_unset=True)
+        except ValueError as exc:
+            raise ApiValueError(describe_serialization_error(self, exc)) from None
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the fields that were set as plain JSON types, keyed by wire name."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        try:
+            return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        except ValueError as exc:
+            raise ApiValueError(describe_serialization_error(self, exc)) from None
 
     @classmethod
     def from_json(cls, json_str: Union[str, bytes]) -> Self:
