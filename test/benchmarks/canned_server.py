@@ -167,4 +167,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve())
+    try:
+        asyncio.run(_serve())
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches the whole process group, and the parent reports it.
+        sys.exit(130)

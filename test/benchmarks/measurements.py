@@ -299,17 +299,23 @@ def _run_threads(call: Callable[[], str], threads: int, calls_per_thread: int) -
             errors.append(exc)
             start.abort()
 
-    workers = [threading.Thread(target=work, name=f"bench-{index}") for index in range(threads)]
-    for worker in workers:
-        worker.start()
+    # Daemon threads, so that Ctrl-C ends the run without waiting for them.
+    workers = [threading.Thread(target=work, name=f"bench-{index}", daemon=True) for index in range(threads)]
     try:
-        start.wait()
-    except threading.BrokenBarrierError:
-        pass
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    for worker in workers:
-        worker.join()
+        for worker in workers:
+            worker.start()
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            pass
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        for worker in workers:
+            worker.join()
+    except BaseException:
+        # Release the threads still waiting at the barrier.
+        start.abort()
+        raise
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     if errors:

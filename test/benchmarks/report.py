@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import subprocess
@@ -133,6 +134,30 @@ def load_warning(results: Results) -> Optional[str]:
     )
 
 
+def can_draw_chart() -> bool:
+    """Return whether matplotlib, which draws the chart, can be imported."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def measured_package() -> Optional[Path]:
+    """Return the folder of the litepolis_client that the benchmark imports, None if it is not installed."""
+    spec = importlib.util.find_spec("litepolis_client")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).resolve().parent
+
+
+def source_warning() -> Optional[str]:
+    """Return a warning when the imported litepolis_client is not the one in this checkout, else None."""
+    package = measured_package()
+    if package is None or package.is_relative_to(peers.REPOSITORY_ROOT):
+        return None
+    return (
+        f"warning: this run measures the litepolis_client in {package}, not the one in "
+        f"{peers.REPOSITORY_ROOT}. Install this checkout with pip install -e '.[bench]' to measure it."
+    )
+
+
 def machine_lines(results: Results) -> List[str]:
     """Describe the CPU, cores, kernel, Python and load that the numbers come from."""
     model = "unknown CPU"
@@ -147,7 +172,7 @@ def machine_lines(results: Results) -> List[str]:
         f"CPU: {model}, {os.cpu_count()} logical cores, {usable_cores()} usable by the benchmark",
         f"OS: {platform.system()} {platform.release()}",
         f"Python: {platform.python_implementation()} {platform.python_version()}",
-        f"Tree: {_tree_state()}",
+        f"Tree: {_tree_state()}, litepolis_client imported from {measured_package()}",
         "1-minute load average: {:.1f} at the start, {:.1f} at the end of the measurements".format(
             *results.load_average
         ),

@@ -60,6 +60,15 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when any target fails")
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
+    if not args.quick and not report.can_draw_chart():
+        print(
+            f"error: a full run draws a chart with matplotlib, which is not installed: {peers.INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return 2
+    warning = report.source_warning()
+    if warning:
+        print(warning, file=sys.stderr)
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="litepolis-bench-") as scratch:
@@ -223,4 +232,8 @@ def _progress(message: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
