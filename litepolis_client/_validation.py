@@ -22,7 +22,11 @@ def describe_validation_error(model: Any, exc: BaseException) -> str:
 
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     if any(error["type"] == "json_invalid" for error in errors):
-        return f"cannot build {name}: the data is not valid JSON (it may be cut short)"
+        # The parser's reason names a position, never the text: "EOF while
+        # parsing a string", "recursion limit exceeded", "number out of range".
+        reason = exc.errors(include_url=False, include_input=False)[0].get("ctx", {}).get("error")
+        detail = f" ({reason})" if isinstance(reason, str) else ""
+        return f"cannot build {name}: the JSON parser rejected the data{detail}"
     if any(error["type"] == "json_type" for error in errors):
         return f"cannot build {name}: JSON input must be str, bytes or bytearray"
 

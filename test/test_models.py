@@ -193,7 +193,7 @@ def test_invalid_json_rejected_without_echo():
     with pytest.raises(ApiValueError) as excinfo:
         ResponseMessage.from_json('{"detail": "' + KEY)
 
-    assert "not valid JSON" in str(excinfo.value)
+    assert "JSON parser rejected the data (EOF while parsing" in str(excinfo.value)
     assert KEY not in str(excinfo.value)
 
 
@@ -281,3 +281,17 @@ def test_unwritable_value_rejected(value):
         error.to_json()
     with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON"):
         error.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        pytest.param("[" * 300 + "]" * 300, "recursion limit exceeded", id="deep"),
+        pytest.param('{"detail": 1' + "0" * 5000 + "}", "number out of range", id="long-number"),
+    ],
+)
+def test_json_parser_reason_named(document, reason):
+    with pytest.raises(ApiValueError) as excinfo:
+        ResponseMessage.from_json(document)
+
+    assert reason in str(excinfo.value)
