@@ -295,3 +295,13 @@ def test_json_parser_reason_named(document, reason):
         ResponseMessage.from_json(document)
 
     assert reason in str(excinfo.value)
+
+
+def test_to_str_keeps_line_breaks():
+    response = ResponseMessage.from_dict({"detail": "x" * 50, "message": "line\nbreak " + "y" * 50})
+
+    text = response.to_str()
+
+    assert text.count("\n") == 1
+    assert "?" not in text
+    assert "'line\\nbreak " in text

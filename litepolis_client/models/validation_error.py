@@ -85,7 +85,9 @@ class ValidationError(BaseModel):
 
     def to_str(self) -> str:
         """Return the fields that were set, pretty-printed, with keys and passwords hidden."""
-        return scrub(pprint.pformat(self.__repr_dict()))
+        # pformat breaks long output into lines, and the string values inside
+        # are reprs with their own line breaks escaped, so only these remain.
+        return "\n".join(scrub(line) for line in pprint.pformat(self.__repr_dict()).split("\n"))
 
     def __repr_dict(self) -> Dict[str, Any]:
         return {
