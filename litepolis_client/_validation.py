@@ -40,12 +40,27 @@ def describe_validation_error(model: Any, exc: BaseException) -> str:
 
 
 def describe_serialization_error(model: Any, exc: BaseException) -> str:
-    """Return one line on why `model` cannot be written as JSON, without its values.
+    """Return one line on why `model` cannot be written as JSON: the fields, never their values.
 
-    Only untyped fields can hold such values: a Python object, bytes that
-    are not UTF-8, a list that contains itself.
+    Only untyped fields and unknown fields can hold such values: a Python
+    object, bytes that are not UTF-8, a list that contains itself.
     """
+    names = _unwritable_fields(model)
+    where = ", ".join(names) if names else "a field"
     return (
-        f"cannot write {type(model).__name__} as JSON: a field contains a value "
+        f"cannot write {type(model).__name__} as JSON: {where} contains a value "
         f"that JSON cannot represent ({type(exc).__name__})"
     )
+
+
+def _unwritable_fields(model: Any) -> list[str]:
+    # Runs only after writing the whole model failed, so trying each field
+    # alone costs nothing on the normal path.
+    names = sorted(set(model.model_fields_set) | set(model.model_extra or ()))
+    unwritable = []
+    for name in names:
+        try:
+            model.model_dump_json(include={name})
+        except ValueError:
+            unwritable.append(name)
+    return unwritable

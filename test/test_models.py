@@ -277,10 +277,17 @@ def test_parsing_skips_python_init():
 def test_unwritable_value_rejected(value):
     error = ValidationError.from_dict({"loc": ["body"], "msg": "m", "type": "t", "input": value})
 
-    with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON"):
+    with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON: input contains"):
         error.to_json()
-    with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON"):
+    with pytest.raises(ApiValueError, match="cannot write ValidationError as JSON: input contains"):
         error.to_dict()
+
+
+def test_unwritable_unknown_field_named():
+    response = ResponseMessage.from_dict({"detail": "OK", "added_later": object()})
+
+    with pytest.raises(ApiValueError, match="added_later contains a value"):
+        response.to_json()
 
 
 @pytest.mark.parametrize(
@@ -305,3 +312,17 @@ def test_to_str_keeps_line_breaks():
     assert text.count("\n") == 1
     assert "?" not in text
     assert "'line\\nbreak " in text
+
+
+def test_request_model_rejects_misspelt_field():
+    with pytest.raises(ApiValueError) as excinfo:
+        CommentModel(comment="Along the river.", conversationid=3)
+
+    assert "conversationid" in str(excinfo.value)
+
+
+def test_unknown_field_readable_as_attribute():
+    response = ResponseMessage.from_json('{"detail":"OK","added_later":5}')
+
+    assert response.added_later == 5
+    assert response.model_extra == {"added_later": 5}

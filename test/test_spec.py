@@ -89,3 +89,17 @@ def test_client_has_method_per_operation(spec):
             methods.add((tag, name))
 
     assert len(methods) == 20
+
+
+def test_only_request_bodies_reject_unknown_fields(spec):
+    # A regenerated spec from the server loses this mark: every schema that
+    # is only sent needs it again, so that misspelt fields raise.
+    request_schemas = set()
+    for _, _, operation in operations(spec):
+        reference = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in reference:
+            request_schemas.add(reference["$ref"].rsplit("/", 1)[-1])
+    marked = {name for name, schema in spec["components"]["schemas"].items() if schema.get("x-reject-unknown-fields")}
+
+    assert request_schemas == {"UserProfile", "ConversationModel", "CommentModel"}
+    assert marked == request_schemas

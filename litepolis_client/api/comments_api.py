@@ -142,7 +142,7 @@ class CommentsApi:
 
         Add a comment to a conversation on behalf of the calling user.
         
-        Only the roles `guest` and `user` may do this; others get 401. `comment` and `conversation_id` are required, else the response is 400. The response body is `null`.
+        Only the roles `guest` and `user` may do this; others get 401. `comment` and `conversation_id` are required, else the response is 400. The response body is `null`. To learn the new comment's `id`, list the conversation's comments (`GET /api/v1/secure/comments/{cid}/`).
 
         :param comment_model: `CommentModel` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a

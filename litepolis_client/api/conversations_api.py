@@ -139,7 +139,7 @@ class ConversationsApi:
 
         Create a conversation owned by the calling user.
         
-        Only the role `user` may do this, and `title` and `description` are both required; otherwise the response is 401. The response body is `null`.
+        Only the role `user` may do this, and `title` and `description` are both required; otherwise the response is 401. The response body is `null`. To learn the new conversation's `id`, list the conversations (`GET /api/v1/secure/conversations/all`).
 
         :param conversation_model: `ConversationModel` (request body).
         :param _request_timeout: Seconds, a `(connect, read)` pair, a

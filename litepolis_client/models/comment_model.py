@@ -26,10 +26,10 @@ from litepolis_client._validation import describe_serialization_error, describe_
 class CommentModel(BaseModel):
     """The `CommentModel` schema of the API.
 
-    Fields use their wire names. Fields that the schema does not name are
-    kept, because the schema allows them. `to_dict()` and `to_json()` give
-    plain JSON with exactly the fields that were set, so a model read from a
-    response serializes back to the same fields and values.
+    Fields use their wire names. This model is only sent, never received,
+    so a field that the schema does not name is rejected as a misspelling.
+    `to_dict()` and `to_json()` give plain JSON with exactly the fields that
+    were set.
     """
 
     comment_id: Optional[StrictInt] = None
@@ -47,8 +47,8 @@ class CommentModel(BaseModel):
         populate_by_name=True,
         validate_assignment=True,
         protected_namespaces=(),
-        # A field that a newer server adds survives a round trip.
-        extra="allow",
+        # A request body: an unknown field is a misspelt one, never sent.
+        extra="forbid",
     )
 
     if not TYPE_CHECKING:

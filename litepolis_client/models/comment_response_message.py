@@ -27,9 +27,10 @@ class CommentResponseMessage(BaseModel):
     """The `CommentResponseMessage` schema of the API.
 
     Fields use their wire names. Fields that the schema does not name are
-    kept, because the schema allows them. `to_dict()` and `to_json()` give
-    plain JSON with exactly the fields that were set, so a model read from a
-    response serializes back to the same fields and values.
+    kept, because the schema allows them: read them as attributes or from
+    `model_extra`. `to_dict()` and `to_json()` give plain JSON with exactly
+    the fields that were set, so a model read from a response serializes
+    back to the same fields and values.
     """
 
     id: StrictInt
