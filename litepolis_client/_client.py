@@ -303,10 +303,11 @@ class ApiClientBase:
                 document = value.to_json()
                 secrets = _secret_values(value.to_dict())
             except ValueError as exc:
-                # pydantic cannot write lone surrogates or very deep values.
+                # The models' own errors name the field; others, such as
+                # pydantic's for lone surrogates, only their type.
+                reason = str(exc) if isinstance(exc, ApiValueError) else type(exc).__name__
                 raise ApiValueError(
-                    f"{operation.operation_id}: argument {param.name!r} cannot be written as JSON "
-                    f"({type(exc).__name__})"
+                    f"{operation.operation_id}: argument {param.name!r} cannot be written as JSON ({reason})"
                 ) from None
             return document.encode("utf-8"), secrets
         return None, ()

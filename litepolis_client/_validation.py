@@ -6,6 +6,9 @@ from typing import Any
 
 import pydantic
 
+from litepolis_client._exceptions import ApiValueError
+from litepolis_client._redact import scrub
+
 # A message lists at most this many of pydantic's errors.
 MAX_LISTED_ERRORS = 3
 
@@ -36,20 +39,37 @@ def describe_validation_error(model: Any, exc: BaseException) -> str:
         parts.append(f"{location}: {error['msg']}" if location else error["msg"])
     if len(errors) > MAX_LISTED_ERRORS:
         parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
-    return f"the data does not match {name} ({'; '.join(parts)})"
+    # A location repeats dict keys, and a key can be an API key.
+    return scrub(f"the data does not match {name} ({'; '.join(parts)})")
+
+
+def validation_failure(model: Any, exc: BaseException) -> ApiValueError:
+    """Return the ApiValueError for data that did not fit `model`, to be raised inside the except block.
+
+    The error is chained to `exc` unless the text of `exc` contains an
+    API key, in which case the original error is left out entirely.
+    """
+    error = ApiValueError(describe_validation_error(model, exc))
+    text = str(exc)
+    if scrub(text) == text:
+        error.__cause__ = exc
+    else:
+        error.__suppress_context__ = True
+    return error
 
 
 def describe_serialization_error(model: Any, exc: BaseException) -> str:
     """Return one line on why `model` cannot be written as JSON: the fields, never their values.
 
-    Only untyped fields and unknown fields can hold such values: a Python
-    object, bytes that are not UTF-8, a list that contains itself.
+    Validation keeps such values out, except in untyped and unknown fields
+    (a Python object, bytes that are not UTF-8, a list that contains itself)
+    and in copies made with model_copy(update=...), which skips validation.
     """
     names = _unwritable_fields(model)
     where = ", ".join(names) if names else "a field"
     return (
-        f"cannot write {type(model).__name__} as JSON: {where} contains a value "
-        f"that JSON cannot represent ({type(exc).__name__})"
+        f"cannot write {type(model).__name__} as JSON: {where} contains a value that does not fit "
+        f"the field or that JSON cannot represent ({type(exc).__name__})"
     )
 
 
@@ -60,7 +80,7 @@ def _unwritable_fields(model: Any) -> list[str]:
     unwritable = []
     for name in names:
         try:
-            model.model_dump_json(include={name})
+            model.model_dump_json(include={name}, warnings="error")
         except ValueError:
             unwritable.append(name)
     return unwritable

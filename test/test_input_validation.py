@@ -570,3 +570,14 @@ def test_retry_policy_frozen():
         policy.max_attempts = 0  # type: ignore[misc]
 
     assert policy.max_attempts == 3
+
+
+def test_unvalidated_body_not_sent(client, server):
+    # model_construct() skips validation, so the wrong type reaches the client.
+    body = ConversationModel.model_construct(title=["Bike lanes"], description="d")
+
+    with pytest.raises(ApiValueError) as excinfo:
+        ConversationsApi(client).create_conversation_api_v1_secure_conversations_post(body)
+
+    assert_message(excinfo.value, "conversation_model", "title contains a value")
+    assert server.requests == []

@@ -20,8 +20,8 @@ import pydantic
 from typing_extensions import Self
 
 from litepolis_client._exceptions import ApiValueError
-from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, scrub
-from litepolis_client._validation import describe_serialization_error, describe_validation_error
+from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, redact_json, scrub
+from litepolis_client._validation import describe_serialization_error, validation_failure
 
 
 class ValidationError(BaseModel):
@@ -60,7 +60,7 @@ class ValidationError(BaseModel):
             try:
                 super().__init__(**data)
             except pydantic.ValidationError as exc:
-                raise ApiValueError(describe_validation_error(type(self), exc)) from exc
+                raise validation_failure(type(self), exc)
 
         # pydantic's marker for an __init__ that only validates: parsing a
         # response skips it and stays in pydantic-core.
@@ -70,12 +70,17 @@ class ValidationError(BaseModel):
             try:
                 super().__setattr__(name, value)
             except pydantic.ValidationError as exc:
-                raise ApiValueError(describe_validation_error(type(self), exc)) from exc
+                raise validation_failure(type(self), exc)
 
     def __repr_args__(self) -> Any:
-        # Passwords and echoed input are hidden by field name.
+        # Passwords and echoed input are hidden by field name, also inside
+        # the dicts and lists of untyped and unknown fields.
         for name, value in super().__repr_args__():
-            yield name, (REDACTED if name in SECRET_BODY_FIELDS and value is not None else value)
+            if name in SECRET_BODY_FIELDS and value is not None:
+                value = REDACTED
+            elif isinstance(value, (dict, list)):
+                value = redact_json(value)
+            yield name, value
 
     def __repr__(self) -> str:
         # API keys are UUIDs; scrub() hides them wherever they appear.
@@ -91,22 +96,23 @@ class ValidationError(BaseModel):
         return "\n".join(scrub(line) for line in pprint.pformat(self.__repr_dict()).split("\n"))
 
     def __repr_dict(self) -> Dict[str, Any]:
-        return {
-            name: REDACTED if name in SECRET_BODY_FIELDS and value is not None else value
-            for name, value in self.to_dict().items()
-        }
+        redacted: Dict[str, Any] = redact_json(self.to_dict())
+        return redacted
+
+    # warnings="error": a value that skipped validation, as model_copy(update=...)
+    # allows, raises instead of appearing in a warning.
 
     def to_json(self) -> str:
         """Return the JSON document of the fields that were set."""
         try:
-            return self.model_dump_json(by_alias=True, exclude_unset=True)
+            return self.model_dump_json(by_alias=True, exclude_unset=True, warnings="error")
         except ValueError as exc:
             raise ApiValueError(describe_serialization_error(self, exc)) from None
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the fields that were set as plain JSON types, keyed by wire name."""
         try:
-            return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            return self.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings="error")
         except ValueError as exc:
             raise ApiValueError(describe_serialization_error(self, exc)) from None
 
@@ -116,7 +122,7 @@ class ValidationError(BaseModel):
         try:
             return cls.model_validate_json(json_str)
         except (ValueError, TypeError) as exc:
-            raise ApiValueError(describe_validation_error(cls, exc)) from exc
+            raise validation_failure(cls, exc)
 
     @classmethod
     def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
@@ -126,5 +132,5 @@ class ValidationError(BaseModel):
         try:
             return cls.model_validate(obj)
         except (ValueError, TypeError) as exc:
-            raise ApiValueError(describe_validation_error(cls, exc)) from exc
+            raise validation_failure(cls, exc)
 
