@@ -85,6 +85,19 @@ def urllib3_peer(url: str, pool: urllib3.PoolManager | None = None) -> Peer:
     return Peer(URLLIB3, "raw urllib3.PoolManager + json.loads", call, pool.clear)
 
 
+def urllib3_timeouts_pool(threads: int) -> urllib3.PoolManager:
+    """Return a raw urllib3 pool with the client's default connect and read timeouts.
+
+    In CPython, a socket with a timeout calls poll() before each send and
+    receive, and releases the GIL for it, so with many threads timeouts
+    cost raw urllib3 too.
+    """
+    import litepolis_client
+
+    timeout = litepolis_client.Configuration(host="http://127.0.0.1").timeout
+    return urllib3.PoolManager(maxsize=threads, timeout=urllib3.Timeout(connect=timeout.connect, read=timeout.read))
+
+
 def litepolis_peer(url: str) -> Peer:
     """Return this repository's client with key adoption off, so every call sends the same key."""
     import litepolis_client

@@ -58,8 +58,13 @@ COLD_CHART_LABELS = {
     "dependencies_unloaded": "import pydantic only",
     "pydantic_floor": "pydantic floor",
 }
+# Measured for reference only: raw urllib3 with the client's timeouts.
+URLLIB3_WITH_TIMEOUTS = "urllib3 + timeouts"
 THROUGHPUT_LABELS = {
     peers.URLLIB3: "raw urllib3, one shared PoolManager(maxsize=threads)",
+    URLLIB3_WITH_TIMEOUTS: (
+        "raw urllib3 as above, with the client's default timeouts (5 s connect, 60 s read), reference only"
+    ),
     peers.LITEPOLIS: "litepolis_client, one shared ApiClient",
 }
 

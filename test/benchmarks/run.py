@@ -192,9 +192,14 @@ def measure(
     _progress(f"throughput: {settings.threads} threads x {settings.calls_per_thread} calls")
     shared_client = peers.litepolis_peer(url)
     shared_pool = peers.urllib3_peer(url, urllib3.PoolManager(maxsize=settings.threads))
+    timeouts_pool = peers.urllib3_peer(url, peers.urllib3_timeouts_pool(settings.threads))
     try:
         throughput = measurements.threaded_throughput(
-            {peers.URLLIB3: shared_pool.call, peers.LITEPOLIS: shared_client.call},
+            {
+                peers.URLLIB3: shared_pool.call,
+                report.URLLIB3_WITH_TIMEOUTS: timeouts_pool.call,
+                peers.LITEPOLIS: shared_client.call,
+            },
             settings.threads,
             settings.calls_per_thread,
             settings.throughput_rounds,
@@ -203,6 +208,7 @@ def measure(
     finally:
         shared_client.close()
         shared_pool.close()
+        timeouts_pool.close()
 
     _progress(f"RSS growth: {RSS_CALLS[quick]} calls after {RSS_WARMUP_CALLS[quick]} warm-up calls")
     rss = measurements.rss_growth(url, RSS_WARMUP_CALLS[quick], RSS_CALLS[quick], pycache_prefix)
