@@ -37,7 +37,7 @@ FULL = report.Settings(
     cold_runs=15,
     threads=16,
     calls_per_thread=500,
-    throughput_rounds=3,
+    throughput_rounds=5,
     profile_calls=20_000,
 )
 QUICK = report.Settings(
