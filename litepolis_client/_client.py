@@ -418,7 +418,7 @@ def _model_from_argument(operation: Operation, param: Param, value: Dict[str, An
         # send an empty body.
         raise ApiValueError(
             f"{operation.operation_id}: argument {param.name!r} has fields that "
-            f"{model.__name__} does not have: {', '.join(unknown)[:200]}"
+            f"{model.__name__} does not have: {_redact.scrub(', '.join(unknown))[:200]}"
         )
     try:
         return model.model_validate(value)

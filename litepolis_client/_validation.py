@@ -12,6 +12,10 @@ from litepolis_client._redact import scrub
 # A message lists at most this many of pydantic's errors.
 MAX_LISTED_ERRORS = 3
 
+# The deepest nesting of objects and arrays that from_json() accepts, the
+# outermost object counted as 1: pydantic's JSON parser rejects anything deeper.
+MAX_JSON_DEPTH = 201
+
 
 def describe_validation_error(model: Any, exc: BaseException) -> str:
     """Return one line on why data did not fit `model`: locations and reasons only.
@@ -41,6 +45,35 @@ def describe_validation_error(model: Any, exc: BaseException) -> str:
         parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
     # A location repeats dict keys, and a key can be an API key.
     return scrub(f"the data does not match {name} ({'; '.join(parts)})")
+
+
+def check_decoded_json(model: Any, document: Any) -> None:
+    """Raise ApiValueError if `document` contains what from_json() would reject and to_json() cannot write.
+
+    That is nesting deeper than MAX_JSON_DEPTH and strings with lone
+    surrogates, which json.loads() makes from escapes such as "\\ud800".
+    """
+    name = getattr(model, "__name__", "the expected model")
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiValueError(f"cannot build {name}: the data nests deeper than {MAX_JSON_DEPTH} levels")
+            items = value.values() if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+            if isinstance(value, dict):
+                pending.extend((key, depth) for key in value)
+        elif isinstance(value, str) and not value.isascii() and not _encodes(value):
+            raise ApiValueError(f"cannot build {name}: a string contains a lone surrogate, which is not Unicode text")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validation_failure(model: Any, exc: BaseException) -> ApiValueError:

@@ -21,7 +21,7 @@ from typing_extensions import Self
 
 from litepolis_client._exceptions import ApiValueError
 from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, redact_json, scrub
-from litepolis_client._validation import describe_serialization_error, validation_failure
+from litepolis_client._validation import check_decoded_json, describe_serialization_error, validation_failure
 
 
 class ResponseMessage(BaseModel):
@@ -128,6 +128,7 @@ class ResponseMessage(BaseModel):
         """Validate a decoded JSON object; `None` gives `None`; raise ApiValueError if it does not fit."""
         if obj is None:
             return None
+        check_decoded_json(cls, obj)
         try:
             return cls.model_validate(obj)
         except (ValueError, TypeError) as exc:
