@@ -304,12 +304,16 @@ class ApiClientBase:
                 secrets = _secret_values(value.to_dict())
             except ValueError as exc:
                 # The models' own errors name the field; others, such as
-                # pydantic's for lone surrogates, only their type.
+                # pydantic's for lone surrogates, only their type. The error
+                # is raised after the except block, so that it keeps no
+                # context that could repeat the body.
                 reason = str(exc) if isinstance(exc, ApiValueError) else type(exc).__name__
-                raise ApiValueError(
+                failure = ApiValueError(
                     f"{operation.operation_id}: argument {param.name!r} cannot be written as JSON ({reason})"
-                ) from None
-            return document.encode("utf-8"), secrets
+                )
+            else:
+                return document.encode("utf-8"), secrets
+            raise failure
         return None, ()
 
     def _warn_plain_http(self, hostname: str) -> None:

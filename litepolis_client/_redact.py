@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 REDACTED = "[REDACTED]"
 
@@ -52,6 +52,26 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+def printable(model: Any, render: Callable[[], str], multiline: bool = False) -> str:
+    """Return render() with keys hidden, or a placeholder when a value cannot be printed.
+
+    A value built in Python can nest too deeply or be an integer too long
+    for text. With `multiline`, the line breaks of render() are kept.
+    """
+    try:
+        text = render()
+    except (ValueError, RecursionError) as exc:
+        return f"{type(model).__name__}(<cannot be printed: {type(exc).__name__}>)"
+    if multiline:
+        return "\n".join(scrub(line) for line in text.split("\n"))
+    return scrub(text)
+
+
+def contains_key(text: str) -> bool:
+    """Return whether `text` contains a UUID-shaped token, which may be an API key."""
+    return _UUID_PATTERN.search(text) is not None
+
+
 def redact_headers(headers: Mapping[str, Any], secrets: Iterable[str] = ()) -> dict[str, Any]:
     """Return a copy of `headers` with credential values replaced and the rest scrubbed."""
     secrets = tuple(secrets)
@@ -67,18 +87,23 @@ def redact_json(value: Any, extra_fields: Iterable[str] = (), secrets: Iterable[
 
 
 def _redact_json(value: Any, fields: frozenset[str], secrets: tuple[str, ...], depth: int) -> Any:
-    if depth > MAX_REDACT_DEPTH and isinstance(value, (dict, list)):
+    if depth > MAX_REDACT_DEPTH and isinstance(value, (dict, list, tuple)):
         return f"<{type(value).__name__} nested deeper than {MAX_REDACT_DEPTH}>"
     if isinstance(value, dict):
         return {
-            name: REDACTED if name in fields else _redact_json(item, fields, secrets, depth + 1)
+            name: REDACTED if _is_secret_name(name, fields) else _redact_json(item, fields, secrets, depth + 1)
             for name, item in value.items()
         }
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_redact_json(item, fields, secrets, depth + 1) for item in value]
     if isinstance(value, str):
         return scrub(value, secrets)
     return value
+
+
+def _is_secret_name(name: Any, fields: frozenset[str]) -> bool:
+    # "Password" and "API_KEY" are the same fields to a reader of the output.
+    return isinstance(name, str) and name.lower() in fields
 
 
 def describe_error_body(body: Optional[bytes], secrets: Iterable[str] = ()) -> str:

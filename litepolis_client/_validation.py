@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 import pydantic
 
 from litepolis_client._exceptions import ApiValueError
-from litepolis_client._redact import scrub
+from litepolis_client._redact import contains_key, scrub
 
 # A message lists at most this many of pydantic's errors.
 MAX_LISTED_ERRORS = 3
 
-# The deepest nesting of objects and arrays that from_json() accepts, the
-# outermost object counted as 1: pydantic's JSON parser rejects anything deeper.
+# The deepest value that from_json() accepts, the outermost object counted
+# as 1: pydantic's JSON parser rejects anything deeper.
 MAX_JSON_DEPTH = 201
+
+# The number of digits up to which from_json() accepts an integer, which is
+# also where Python stops converting integers to text by default.
+MAX_INTEGER_DIGITS = 4300
+_TOO_MANY_DIGITS = 10**MAX_INTEGER_DIGITS
 
 
 def describe_validation_error(model: Any, exc: BaseException) -> str:
@@ -50,22 +55,36 @@ def describe_validation_error(model: Any, exc: BaseException) -> str:
 def check_decoded_json(model: Any, document: Any) -> None:
     """Raise ApiValueError if `document` contains what from_json() would reject and to_json() cannot write.
 
-    That is nesting deeper than MAX_JSON_DEPTH and strings with lone
-    surrogates, which json.loads() makes from escapes such as "\\ud800".
+    That is a value nested deeper than MAX_JSON_DEPTH, an integer longer
+    than MAX_INTEGER_DIGITS, and a string with a lone surrogate, which
+    json.loads() makes from escapes such as "\\ud800". Tuples and sets count
+    as arrays, because pydantic writes them as arrays.
     """
     name = getattr(model, "__name__", "the expected model")
+    # A container shared by several parents is walked again only when it is
+    # reached at a greater depth, so shared and cyclic data stay linear.
+    deepest: Dict[int, int] = {}
     pending = [(document, 1)]
     while pending:
         value, depth = pending.pop()
-        if isinstance(value, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                raise ApiValueError(f"cannot build {name}: the data nests deeper than {MAX_JSON_DEPTH} levels")
-            items = value.values() if isinstance(value, dict) else value
-            pending.extend((item, depth + 1) for item in items)
+        if depth > MAX_JSON_DEPTH:
+            raise ApiValueError(f"cannot build {name}: the data nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, (dict, list, tuple, set, frozenset)):
+            if deepest.get(id(value), 0) >= depth:
+                continue
+            deepest[id(value)] = depth
             if isinstance(value, dict):
                 pending.extend((key, depth) for key in value)
-        elif isinstance(value, str) and not value.isascii() and not _encodes(value):
-            raise ApiValueError(f"cannot build {name}: a string contains a lone surrogate, which is not Unicode text")
+                pending.extend((item, depth + 1) for item in value.values())
+            else:
+                pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if not value.isascii() and not _encodes(value):
+                raise ApiValueError(
+                    f"cannot build {name}: a string contains a lone surrogate, which is not Unicode text"
+                )
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _TOO_MANY_DIGITS:
+            raise ApiValueError(f"cannot build {name}: an integer has more than {MAX_INTEGER_DIGITS} digits")
 
 
 def _encodes(text: str) -> bool:
@@ -77,17 +96,15 @@ def _encodes(text: str) -> bool:
 
 
 def validation_failure(model: Any, exc: BaseException) -> ApiValueError:
-    """Return the ApiValueError for data that did not fit `model`, to be raised inside the except block.
+    """Return the ApiValueError for data that did not fit `model`.
 
-    The error is chained to `exc` unless the text of `exc` contains an
-    API key, in which case the original error is left out entirely.
+    Raise it after the except block, so that it does not keep `exc` as its
+    context. It is chained to `exc` unless the text of `exc` contains an API
+    key, in which case the original error is left out entirely.
     """
     error = ApiValueError(describe_validation_error(model, exc))
-    text = str(exc)
-    if scrub(text) == text:
+    if not contains_key(str(exc)):
         error.__cause__ = exc
-    else:
-        error.__suppress_context__ = True
     return error
 
 

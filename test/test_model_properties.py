@@ -3,6 +3,7 @@
 Only the documented errors may come out, and an accepted document survives a round trip.
 """
 
+import functools
 import inspect
 import json
 import re
@@ -338,18 +339,68 @@ def test_request_surrogate_raises_value_error(client, profile):
         UserApi(client).update_userprofile_api_v1_secure_users_profile_put(profile)
 
 
-def test_dict_surrogate_rejected():
-    obj = json.loads('{"detail": "\\ud800"}')
-
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(json.loads('{"detail": "\\ud800"}'), id="value"),
+        pytest.param({"detail": "x", "\ud800": 1}, id="key"),
+        pytest.param({"detail": "x", "extra": ("\ud800",)}, id="in-tuple"),
+    ],
+)
+def test_dict_surrogate_rejected(document):
     with pytest.raises(ApiValueError, match="lone surrogate"):
-        ResponseMessage.from_dict(obj)
+        ResponseMessage.from_dict(document)
 
 
-@pytest.mark.parametrize("depth", [199, 200, 201, 300])
-def test_dict_depth_limit_matches_json(depth):
+@pytest.mark.parametrize(
+    ("digits", "accepted"),
+    [pytest.param(4300, True, id="4300"), pytest.param(4301, False, id="4301")],
+)
+def test_dict_integer_length_matches_json(digits, accepted):
+    document = '{"detail": "x", "status_code": 1' + "0" * (digits - 1) + "}"
+    # json.loads() stops at Python's own limit of 4300 digits, so the dict
+    # is built with arithmetic.
+    decoded = {"detail": "x", "status_code": 10 ** (digits - 1)}
+
+    json_accepted = _accepts(lambda: ResponseMessage.from_json(document))
+    dict_accepted = _accepts(lambda: ResponseMessage.from_dict(decoded))
+
+    assert json_accepted is accepted
+    assert dict_accepted is accepted
+
+
+def test_dict_deep_tuple_rejected():
+    nested = functools.reduce(lambda inner, _: (inner,), range(300), 0)
+
+    with pytest.raises(ApiValueError, match="nests deeper"):
+        ResponseMessage.from_dict({"detail": "x", "extra": nested})
+
+
+def test_dict_shared_lists_walked_once():
+    # Each level contains the level below twice: 2**24 paths, 24 lists.
+    shared = functools.reduce(lambda inner, _: [inner, inner], range(24), ["x"])
+
+    response = ResponseMessage.from_dict({"detail": "x", "extra": shared})
+
+    assert response.detail == "x"
+
+
+def _accepts(parse) -> bool:
+    try:
+        parse()
+    except ApiValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("depth", "inner"),
+    [(depth, inner) for depth in (199, 200, 201, 300) for inner in ("", "1")],
+)
+def test_dict_depth_limit_matches_json(depth, inner):
     # from_dict() accepts exactly the nesting that from_json() accepts, and
     # what it accepts, to_json() can write back.
-    document = '{"loc": ["body"], "msg": "m", "type": "t", "input": ' + "[" * depth + "]" * depth + "}"
+    document = '{"loc": ["body"], "msg": "m", "type": "t", "input": ' + "[" * depth + inner + "]" * depth + "}"
 
     try:
         from_json = ValidationError.from_json(document)

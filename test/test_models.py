@@ -1,5 +1,6 @@
 """Round trips through every generated model, one case per `anyOf` variant."""
 
+import functools
 import json
 import traceback
 import warnings
@@ -364,3 +365,48 @@ def test_unvalidated_copy_raises_without_warning():
             copy.to_json()
 
     assert PASSWORD not in "".join(traceback.format_exception(excinfo.value))
+
+
+def test_key_in_location_leaves_no_context():
+    with pytest.raises(ApiValueError) as excinfo:
+        UserProfile.from_dict({KEY: 1})
+
+    assert excinfo.value.__context__ is None
+
+
+def test_unwritable_copy_leaves_no_context():
+    copy = UserProfile(email="ada@example.org").model_copy(update={"password": PASSWORD.encode()})
+
+    with pytest.raises(ApiValueError) as excinfo:
+        copy.to_json()
+
+    assert excinfo.value.__context__ is None
+
+
+def test_cause_kept_without_key():
+    with pytest.raises(ApiValueError) as excinfo:
+        ResponseMessage.from_dict({"detail": "x", "status_code": "200"})
+
+    assert "status_code" in str(excinfo.value.__cause__)
+
+
+def test_repr_hides_secret_in_tuple_and_any_case():
+    response = ResponseMessage(detail="x", a=({"password": PASSWORD},), b={"Password": PASSWORD})
+
+    assert PASSWORD not in repr(response)
+    assert PASSWORD not in str(response)
+    assert PASSWORD not in response.to_str()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param(10**5000, "cannot be printed", id="long-int"),
+        pytest.param(functools.reduce(lambda inner, _: [inner], range(5000), 0), "nested deeper", id="deep-list"),
+    ],
+)
+def test_repr_of_unprintable_value_does_not_raise(value, shown):
+    response = ResponseMessage(detail="x", extra=value)
+
+    assert shown in repr(response)
+    assert shown in str(response)

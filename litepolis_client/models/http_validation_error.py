@@ -20,7 +20,7 @@ import pydantic
 from typing_extensions import Self
 
 from litepolis_client._exceptions import ApiValueError
-from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, redact_json, scrub
+from litepolis_client._redact import REDACTED, SECRET_BODY_FIELDS, printable, redact_json
 from litepolis_client._validation import check_decoded_json, describe_serialization_error, validation_failure
 
 
@@ -51,12 +51,16 @@ class HTTPValidationError(BaseModel):
     if not TYPE_CHECKING:
         # Bad data raises ApiValueError here too, as in from_dict(). Type
         # checkers keep seeing the keyword arguments that pydantic generates.
+        # Each error is raised after its except block, so that it keeps no
+        # pydantic error, which can repeat an input, as its context.
 
         def __init__(self, /, **data: Any) -> None:
             try:
                 super().__init__(**data)
+                return
             except pydantic.ValidationError as exc:
-                raise validation_failure(type(self), exc)
+                failure = validation_failure(type(self), exc)
+            raise failure
 
         # pydantic's marker for an __init__ that only validates: parsing a
         # response skips it and stays in pydantic-core.
@@ -65,35 +69,30 @@ class HTTPValidationError(BaseModel):
         def __setattr__(self, name: str, value: Any) -> None:
             try:
                 super().__setattr__(name, value)
+                return
             except pydantic.ValidationError as exc:
-                raise validation_failure(type(self), exc)
+                failure = validation_failure(type(self), exc)
+            raise failure
 
     def __repr_args__(self) -> Any:
         # Passwords and echoed input are hidden by field name, also inside
-        # the dicts and lists of untyped and unknown fields.
+        # the dicts, lists and tuples of untyped and unknown fields.
         for name, value in super().__repr_args__():
-            if name in SECRET_BODY_FIELDS and value is not None:
+            if isinstance(name, str) and name.lower() in SECRET_BODY_FIELDS and value is not None:
                 value = REDACTED
-            elif isinstance(value, (dict, list)):
+            elif isinstance(value, (dict, list, tuple)):
                 value = redact_json(value)
             yield name, value
 
     def __repr__(self) -> str:
-        # API keys are UUIDs; scrub() hides them wherever they appear.
-        return scrub(super().__repr__())
+        return printable(self, super().__repr__)
 
     def __str__(self) -> str:
-        return scrub(super().__str__())
+        return printable(self, super().__str__)
 
     def to_str(self) -> str:
         """Return the fields that were set, pretty-printed, with keys and passwords hidden."""
-        # pformat breaks long output into lines, and the string values inside
-        # are reprs with their own line breaks escaped, so only these remain.
-        return "\n".join(scrub(line) for line in pprint.pformat(self.__repr_dict()).split("\n"))
-
-    def __repr_dict(self) -> Dict[str, Any]:
-        redacted: Dict[str, Any] = redact_json(self.to_dict())
-        return redacted
+        return printable(self, lambda: pprint.pformat(redact_json(self.to_dict())), multiline=True)
 
     # warnings="error": a value that skipped validation, as model_copy(update=...)
     # allows, raises instead of appearing in a warning.
@@ -103,14 +102,16 @@ class HTTPValidationError(BaseModel):
         try:
             return self.model_dump_json(by_alias=True, exclude_unset=True, warnings="error")
         except ValueError as exc:
-            raise ApiValueError(describe_serialization_error(self, exc)) from None
+            failure = ApiValueError(describe_serialization_error(self, exc))
+        raise failure
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the fields that were set as plain JSON types, keyed by wire name."""
         try:
             return self.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings="error")
         except ValueError as exc:
-            raise ApiValueError(describe_serialization_error(self, exc)) from None
+            failure = ApiValueError(describe_serialization_error(self, exc))
+        raise failure
 
     @classmethod
     def from_json(cls, json_str: Union[str, bytes]) -> Self:
@@ -118,7 +119,8 @@ class HTTPValidationError(BaseModel):
         try:
             return cls.model_validate_json(json_str)
         except (ValueError, TypeError) as exc:
-            raise validation_failure(cls, exc)
+            failure = validation_failure(cls, exc)
+        raise failure
 
     @classmethod
     def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
@@ -129,5 +131,6 @@ class HTTPValidationError(BaseModel):
         try:
             return cls.model_validate(obj)
         except (ValueError, TypeError) as exc:
-            raise validation_failure(cls, exc)
+            failure = validation_failure(cls, exc)
+        raise failure
 
