@@ -91,7 +91,7 @@ def _redact_json(value: Any, fields: frozenset[str], secrets: tuple[str, ...], d
         return f"<{type(value).__name__} nested deeper than {MAX_REDACT_DEPTH}>"
     if isinstance(value, dict):
         return {
-            name: REDACTED if _is_secret_name(name, fields) else _redact_json(item, fields, secrets, depth + 1)
+            name: REDACTED if is_secret_field(name, fields) else _redact_json(item, fields, secrets, depth + 1)
             for name, item in value.items()
         }
     if isinstance(value, (list, tuple)):
@@ -101,7 +101,8 @@ def _redact_json(value: Any, fields: frozenset[str], secrets: tuple[str, ...], d
     return value
 
 
-def _is_secret_name(name: Any, fields: frozenset[str]) -> bool:
+def is_secret_field(name: Any, fields: frozenset[str] = SECRET_BODY_FIELDS) -> bool:
+    """Return whether a JSON field of this name carries a secret, ignoring case."""
     # "Password" and "API_KEY" are the same fields to a reader of the output.
     return isinstance(name, str) and name.lower() in fields
 
