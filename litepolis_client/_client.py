@@ -29,7 +29,7 @@ from litepolis_client._exceptions import (
 )
 from litepolis_client._operation import Operation, Param
 from litepolis_client._transport import RawResponse, Transport
-from litepolis_client._validation import describe_validation_error
+from litepolis_client._validation import describe_validation_error, validation_failure
 
 logger = logging.getLogger(__name__)
 
@@ -412,24 +412,13 @@ def _checked_argument(operation: Operation, param: Param, value: Any) -> Any:
 
 
 def _model_from_argument(operation: Operation, param: Param, value: Dict[str, Any]) -> Any:
-    """Return `value` validated into the body model of `param`."""
+    """Return `value` validated into the body model of `param`, which rejects unknown fields."""
     model = param.kind
-    known = set(model.model_fields)
-    known.update(field.alias for field in model.model_fields.values() if field.alias)
-    unknown = sorted(str(name) for name in value if name not in known)
-    if unknown:
-        # pydantic would drop them silently, and a misspelled field would
-        # send an empty body.
-        raise ApiValueError(
-            f"{operation.operation_id}: argument {param.name!r} has fields that "
-            f"{model.__name__} does not have: {_redact.scrub(', '.join(unknown))[:200]}"
-        )
     try:
         return model.model_validate(value)
     except pydantic.ValidationError as exc:
-        raise ApiValueError(
-            f"{operation.operation_id}: argument {param.name!r}: {describe_validation_error(model, exc)}"
-        ) from exc
+        failure = validation_failure(model, exc, prefix=f"{operation.operation_id}: argument {param.name!r}: ")
+    raise failure
 
 
 def _to_wire_text(operation: Operation, param: Param, value: Any) -> str:

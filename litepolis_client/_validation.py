@@ -95,14 +95,14 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def validation_failure(model: Any, exc: BaseException) -> ApiValueError:
-    """Return the ApiValueError for data that did not fit `model`.
+def validation_failure(model: Any, exc: BaseException, prefix: str = "") -> ApiValueError:
+    """Return the ApiValueError for data that did not fit `model`, its message after `prefix`.
 
     Raise it after the except block, so that it does not keep `exc` as its
     context. It is chained to `exc` unless the text of `exc` contains an API
     key, in which case the original error is left out entirely.
     """
-    error = ApiValueError(describe_validation_error(model, exc))
+    error = ApiValueError(prefix + describe_validation_error(model, exc))
     if not contains_key(str(exc)):
         error.__cause__ = exc
     return error
