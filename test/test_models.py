@@ -347,7 +347,7 @@ def test_repr_hides_secret_in_unknown_field():
     assert PASSWORD not in response.to_str()
 
 
-def test_key_in_location_hidden_with_cause():
+def test_key_in_location_drops_cause():
     with pytest.raises(ApiValueError) as excinfo:
         CommentModel.from_dict({KEY: 1})
 
@@ -390,7 +390,7 @@ def test_cause_kept_without_key():
     assert "status_code" in str(excinfo.value.__cause__)
 
 
-def test_repr_hides_secret_in_tuple_and_any_case():
+def test_repr_hides_tuple_and_capitalized_secrets():
     response = ResponseMessage(detail="x", a=({"password": PASSWORD},), b={"Password": PASSWORD})
 
     assert PASSWORD not in repr(response)

@@ -64,7 +64,7 @@ URLLIB3_WITH_TIMEOUTS = "urllib3 + timeouts"
 THROUGHPUT_LABELS = {
     peers.URLLIB3: "raw urllib3, one shared PoolManager(maxsize=threads)",
     URLLIB3_WITH_TIMEOUTS: (
-        "raw urllib3 as above, with the client's default timeouts (5 s connect, 60 s read), reference only"
+        "raw urllib3 as above, with the client's default connect and read timeouts, reference only"
     ),
     peers.LITEPOLIS: "litepolis_client, one shared ApiClient",
 }
